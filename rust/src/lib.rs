@@ -1,0 +1,13 @@
+//! `fingerprint`: content-fingerprint matching for bulk copy detection.
+//!
+//! The core is plain Rust (slices in, `Result` out); the Python bindings live
+//! only in [`python`], behind the `python` feature that maturin enables.
+
+pub mod error;
+pub mod search;
+pub mod simd;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{FingerprintError, Result};

@@ -1,0 +1,13 @@
+//! Python bindings: the only place that sees pyo3 or numpy.
+
+mod errors;
+mod index;
+
+use pyo3::prelude::*;
+
+/// The extension module `fingerprint._core`.
+#[pymodule]
+mod _core {
+    #[pymodule_export]
+    use super::index::{find_duplicates, simd_level, simd_levels, PyHammingIndex};
+}

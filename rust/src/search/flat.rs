@@ -1,0 +1,408 @@
+//! The exact flat index: every code scanned with the SIMD kernels.
+
+use std::collections::{HashMap, HashSet};
+
+use super::scan::{self, Task};
+use super::store::Buf;
+use super::topk::{any_at_most, TopK};
+use crate::error::{FingerprintError, Result};
+use crate::simd::layout::{self, BLOCK};
+use crate::simd::Scanner;
+
+/// Largest id accepted: results carry ids as signed 64-bit with -1 for "none" (the FAISS convention).
+pub const MAX_ID: u64 = i64::MAX as u64;
+
+/// k-NN results for `q` queries: row-major `q x k`, padded with distance -1 and id -1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Knn {
+    /// Results per query.
+    pub k: usize,
+    /// Distances, `q * k`.
+    pub distances: Vec<i32>,
+    /// Ids, `q * k`.
+    pub ids: Vec<i64>,
+}
+
+/// Range-search results in CSR form: query `i` owns `offsets[i]..offsets[i+1]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ranges {
+    /// `q + 1` offsets into `ids`/`distances`.
+    pub offsets: Vec<i64>,
+    /// Ids of the hits, nearest first within a query (ties by id).
+    pub ids: Vec<i64>,
+    /// Distances of the hits.
+    pub distances: Vec<i32>,
+}
+
+/// How ids map to positions.
+enum Lookup {
+    /// Ids are strictly increasing by position: binary search, no extra memory.
+    Sorted,
+    /// Arbitrary ids: a hash map from id to position.
+    Map(HashMap<u64, usize>),
+}
+
+/// An exact Hamming index over codes of one width.
+pub struct FlatIndex {
+    code_len: usize,
+    words: usize,
+    /// Codes in the interleaved layout of [`crate::simd::layout`].
+    blocks: Buf<u64>,
+    ids: Buf<u64>,
+    lookup: Lookup,
+}
+
+impl FlatIndex {
+    /// An empty index of `bits`-bit codes.
+    pub fn new(bits: usize) -> Result<Self> {
+        let code_len = super::code_len_for_bits(bits)?;
+        Ok(FlatIndex {
+            code_len,
+            words: layout::words_for(code_len),
+            blocks: Buf::default(),
+            ids: Buf::default(),
+            lookup: Lookup::Sorted,
+        })
+    }
+
+    /// Rebuild from stored parts (used by `persist`); checks ids are unique.
+    pub(crate) fn from_parts(
+        code_len: usize,
+        blocks: Buf<u64>,
+        ids: Buf<u64>,
+        sorted: bool,
+    ) -> std::result::Result<Self, String> {
+        let words = layout::words_for(code_len);
+        if blocks.as_slice().len() != layout::blocked_len(ids.as_slice().len(), words) {
+            return Err("code and id sections disagree".into());
+        }
+        let lookup = if sorted {
+            Lookup::Sorted
+        } else {
+            let mut map = HashMap::with_capacity(ids.as_slice().len());
+            for (pos, &id) in ids.as_slice().iter().enumerate() {
+                if map.insert(id, pos).is_some() {
+                    return Err(format!("duplicate id {id}"));
+                }
+            }
+            Lookup::Map(map)
+        };
+        Ok(FlatIndex {
+            code_len,
+            words,
+            blocks,
+            ids,
+            lookup,
+        })
+    }
+
+    /// Code width in bits.
+    pub fn bits(&self) -> usize {
+        self.code_len * 8
+    }
+
+    /// Code width in bytes.
+    pub fn code_len(&self) -> usize {
+        self.code_len
+    }
+
+    /// Number of codes.
+    pub fn len(&self) -> usize {
+        self.ids.as_slice().len()
+    }
+
+    /// Whether the index holds no codes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All codes as row-major bytes, `len() * code_len()` in position order (a copy).
+    pub fn codes(&self) -> Vec<u8> {
+        let blocks = self.blocks.as_slice();
+        (0..self.len())
+            .flat_map(|p| layout::read_code(blocks, p, self.code_len))
+            .collect()
+    }
+
+    /// The codes in the interleaved layout (whole blocks, padding zeroed).
+    pub fn blocks(&self) -> &[u64] {
+        self.blocks.as_slice()
+    }
+
+    /// All ids in position order.
+    pub fn ids(&self) -> &[u64] {
+        self.ids.as_slice()
+    }
+
+    /// Whether ids are strictly increasing by position.
+    pub fn ids_sorted(&self) -> bool {
+        matches!(self.lookup, Lookup::Sorted)
+    }
+
+    /// Whether the arrays are served from a memory map.
+    pub fn is_mapped(&self) -> bool {
+        self.blocks.is_mapped() || self.ids.is_mapped()
+    }
+
+    /// Bytes of memory the index holds on the heap (maps excluded).
+    pub fn heap_bytes(&self) -> usize {
+        let arrays = match (&self.blocks, &self.ids) {
+            (Buf::Owned(c), Buf::Owned(i)) => c.capacity() * 8 + i.capacity() * 8,
+            (Buf::Owned(c), _) => c.capacity() * 8,
+            (_, Buf::Owned(i)) => i.capacity() * 8,
+            _ => 0,
+        };
+        let map = match &self.lookup {
+            Lookup::Sorted => 0,
+            Lookup::Map(m) => m.capacity() * (std::mem::size_of::<(u64, usize)>() + 1),
+        };
+        arrays + map
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        match &self.lookup {
+            Lookup::Sorted => self.ids.as_slice().binary_search(&id).ok(),
+            Lookup::Map(m) => m.get(&id).copied(),
+        }
+    }
+
+    /// Whether `id` is in the index.
+    pub fn contains(&self, id: u64) -> bool {
+        self.position(id).is_some()
+    }
+
+    /// The code stored under `id`.
+    pub fn get(&self, id: u64) -> Option<Vec<u8>> {
+        self.position(id)
+            .map(|p| layout::read_code(self.blocks.as_slice(), p, self.code_len))
+    }
+
+    /// Append row-major `codes` after the last position.
+    fn push_codes(&mut self, codes: &[u8]) {
+        let start = self.len();
+        let n = start + codes.len() / self.code_len;
+        let words = self.words;
+        let blocks = self.blocks.to_mut();
+        blocks.resize(layout::blocked_len(n, words), 0);
+        for (i, code) in codes.chunks_exact(self.code_len).enumerate() {
+            layout::write_code(blocks, start + i, code, words);
+        }
+    }
+
+    /// The id the next default-numbered code gets: one past the largest id.
+    pub fn next_id(&self) -> u64 {
+        match &self.lookup {
+            Lookup::Sorted => self.ids.as_slice().last().map_or(0, |&l| l + 1),
+            Lookup::Map(_) => self.ids.as_slice().iter().max().map_or(0, |&m| m + 1),
+        }
+    }
+
+    fn check_codes(&self, codes: &[u8], what: &str) -> Result<usize> {
+        if codes.len() % self.code_len != 0 {
+            return Err(FingerprintError::invalid(format!(
+                "{what} must be a whole number of {}-byte codes, got {} bytes",
+                self.code_len,
+                codes.len()
+            )));
+        }
+        Ok(codes.len() / self.code_len)
+    }
+
+    /// Add codes under `ids` (default: consecutive from [`next_id`](Self::next_id)).
+    ///
+    /// Fails without changing the index if an id repeats or is already present.
+    pub fn add(&mut self, codes: &[u8], ids: Option<&[u64]>) -> Result<()> {
+        let n = self.check_codes(codes, "codes")?;
+        let owned;
+        let ids = match ids {
+            Some(ids) => {
+                if ids.len() != n {
+                    return Err(FingerprintError::invalid(format!(
+                        "got {n} codes but {} ids",
+                        ids.len()
+                    )));
+                }
+                ids
+            }
+            None => {
+                let first = self.next_id();
+                owned = (first..first + n as u64).collect::<Vec<_>>();
+                &owned
+            }
+        };
+        if let Some(&bad) = ids.iter().find(|&&id| id > MAX_ID) {
+            return Err(FingerprintError::invalid(format!(
+                "ids must be below 2**63, got {bad}"
+            )));
+        }
+        let last = self.ids.as_slice().last().copied();
+        let stays_sorted = matches!(self.lookup, Lookup::Sorted)
+            && ids.first().is_none_or(|&f| last.is_none_or(|l| f > l))
+            && ids.windows(2).all(|w| w[0] < w[1]);
+        if !stays_sorted {
+            // Check every new id before touching anything.
+            let mut seen = HashSet::with_capacity(n);
+            for &id in ids {
+                if !seen.insert(id) || self.contains(id) {
+                    return Err(FingerprintError::DuplicateId(id));
+                }
+            }
+        }
+        if stays_sorted {
+            self.push_codes(codes);
+            self.ids.to_mut().extend_from_slice(ids);
+            return Ok(());
+        }
+        if let Lookup::Sorted = self.lookup {
+            let map = self
+                .ids
+                .as_slice()
+                .iter()
+                .enumerate()
+                .map(|(p, &id)| (id, p))
+                .collect();
+            self.lookup = Lookup::Map(map);
+        }
+        let base = self.len();
+        if let Lookup::Map(map) = &mut self.lookup {
+            map.extend(ids.iter().enumerate().map(|(i, &id)| (id, base + i)));
+        }
+        self.push_codes(codes);
+        self.ids.to_mut().extend_from_slice(ids);
+        Ok(())
+    }
+
+    /// Remove the codes stored under `ids`; returns how many were present.
+    pub fn remove(&mut self, ids: &[u64]) -> usize {
+        let mut doomed: Vec<usize> = ids.iter().filter_map(|&id| self.position(id)).collect();
+        doomed.sort_unstable();
+        doomed.dedup();
+        if doomed.is_empty() {
+            return 0;
+        }
+        let words = self.words;
+        let n = self.len();
+        let blocks = self.blocks.to_mut();
+        let all_ids = self.ids.to_mut();
+        let mut w = 0;
+        let mut next = doomed.iter().peekable();
+        for r in 0..n {
+            if next.peek() == Some(&&r) {
+                next.next();
+                continue;
+            }
+            if w != r {
+                for k in 0..words {
+                    blocks[layout::slot(w, k, words)] = blocks[layout::slot(r, k, words)];
+                }
+                all_ids[w] = all_ids[r];
+            }
+            w += 1;
+        }
+        // Zero the padding of the last block so it never differs between equal indexes.
+        for p in w..w.div_ceil(BLOCK) * BLOCK {
+            for k in 0..words {
+                blocks[layout::slot(p, k, words)] = 0;
+            }
+        }
+        blocks.truncate(layout::blocked_len(w, words));
+        all_ids.truncate(w);
+        if let Lookup::Map(map) = &mut self.lookup {
+            map.clear();
+            map.extend(all_ids.iter().enumerate().map(|(p, &id)| (id, p)));
+        }
+        doomed.len()
+    }
+
+    /// The `k` nearest codes to each query (nearest first, ties by smaller id).
+    pub fn search(&self, queries: &[u8], k: usize) -> Result<Knn> {
+        let nq = self.check_codes(queries, "queries")?;
+        let n = self.len();
+        let scanner = Scanner::best(self.code_len);
+        let keep = k.min(n);
+        let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(keep)).collect();
+        if keep > 0 && nq > 0 {
+            let tasks = scan::plan(nq, n, rayon::current_num_threads());
+            let ids = self.ids.as_slice();
+            let packed = scan::pack_queries(queries, self.code_len, self.words);
+            let parts = scan::run(&tasks, |t: &Task| {
+                let mut local: Vec<TopK> = t.queries.clone().map(|_| TopK::new(keep)).collect();
+                scan::scan_task(&scanner, &packed, self.blocks(), t, |qi, start, d, min| {
+                    let top = &mut local[qi - t.queries.start];
+                    // Equal distances may still enter with a smaller id, hence `>`.
+                    if min <= top.threshold() {
+                        top.offer_tile(d, &ids[start..start + d.len()]);
+                    }
+                });
+                local
+            });
+            for (t, local) in tasks.iter().zip(parts) {
+                for (qi, top) in t.queries.clone().zip(local) {
+                    tops[qi].merge(top);
+                }
+            }
+        }
+        let mut out = Knn {
+            k,
+            distances: vec![-1; nq * k],
+            ids: vec![-1; nq * k],
+        };
+        for (qi, top) in tops.into_iter().enumerate() {
+            for (j, (d, id)) in top.into_sorted().into_iter().enumerate() {
+                out.distances[qi * k + j] = d as i32;
+                out.ids[qi * k + j] = id as i64;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every code within `max_distance` of each query, nearest first (ties by id).
+    pub fn range_search(&self, queries: &[u8], max_distance: u32) -> Result<Ranges> {
+        let nq = self.check_codes(queries, "queries")?;
+        let n = self.len();
+        let scanner = Scanner::best(self.code_len);
+        let mut hits: Vec<Vec<(u32, u64)>> = vec![Vec::new(); nq];
+        if n > 0 && nq > 0 {
+            let tasks = scan::plan(nq, n, rayon::current_num_threads());
+            let ids = self.ids.as_slice();
+            let packed = scan::pack_queries(queries, self.code_len, self.words);
+            let parts = scan::run(&tasks, |t: &Task| {
+                let mut local: Vec<Vec<(u32, u64)>> = vec![Vec::new(); t.queries.len()];
+                scan::scan_task(&scanner, &packed, self.blocks(), t, |qi, start, d, min| {
+                    if min > max_distance {
+                        return;
+                    }
+                    let out = &mut local[qi - t.queries.start];
+                    for (ds, base) in d.chunks(64).zip((start..).step_by(64)) {
+                        if !any_at_most(ds, max_distance) {
+                            continue;
+                        }
+                        for (j, &x) in ds.iter().enumerate() {
+                            if x <= max_distance {
+                                out.push((x, ids[base + j]));
+                            }
+                        }
+                    }
+                });
+                local
+            });
+            for (t, local) in tasks.iter().zip(parts) {
+                for (qi, mut h) in t.queries.clone().zip(local) {
+                    hits[qi].append(&mut h);
+                }
+            }
+        }
+        let mut out = Ranges {
+            offsets: Vec::with_capacity(nq + 1),
+            ..Default::default()
+        };
+        out.offsets.push(0);
+        for mut h in hits {
+            h.sort_unstable();
+            out.distances.extend(h.iter().map(|&(d, _)| d as i32));
+            out.ids.extend(h.iter().map(|&(_, id)| id as i64));
+            out.offsets.push(out.ids.len() as i64);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,183 @@
+//! Hamming-distance kernels with run-time CPU dispatch.
+//!
+//! A [`Scanner`] computes the distances from one query to a run of codes stored
+//! in the interleaved [`layout`]. It is specialised once per (instruction set,
+//! code width) outside the inner loop, as faiss does. The instruction set is detected at run time and can
+//! be forced with `FINGERPRINT_SIMD=scalar|popcnt|avx2|avx512|neon` so tests can
+//! exercise every path. Every path is tested bit-exact against [`scalar`].
+
+pub mod layout;
+pub mod popcnt;
+pub mod scalar;
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+
+use std::sync::OnceLock;
+
+/// An instruction-set level a kernel is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// Portable Rust with no special instructions.
+    Scalar,
+    /// 64-bit words with the hardware POPCNT instruction (or its portable equivalent).
+    Popcnt,
+    /// AVX2 nibble-lookup popcount (x86_64).
+    Avx2,
+    /// AVX-512 VPOPCNTDQ (x86_64, with AVX-512 F and BW).
+    Avx512,
+    /// NEON `cnt` (aarch64).
+    Neon,
+}
+
+impl Level {
+    /// Every level, slowest first.
+    pub const ALL: [Level; 5] = [
+        Level::Scalar,
+        Level::Popcnt,
+        Level::Avx2,
+        Level::Avx512,
+        Level::Neon,
+    ];
+
+    /// The lowercase name used by `FINGERPRINT_SIMD`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Scalar => "scalar",
+            Level::Popcnt => "popcnt",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+            Level::Neon => "neon",
+        }
+    }
+
+    /// Parse a `FINGERPRINT_SIMD` value.
+    pub fn from_name(name: &str) -> Option<Level> {
+        Level::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Whether this CPU can run kernels of this level.
+    pub fn is_available(self) -> bool {
+        match self {
+            Level::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Level::Popcnt => is_x86_feature_detected!("popcnt"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Level::Popcnt => true,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vpopcntdq")
+            }
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// Every level this CPU can run.
+    pub fn available() -> Vec<Level> {
+        Level::ALL
+            .into_iter()
+            .filter(|l| l.is_available())
+            .collect()
+    }
+
+    /// The level used by default: `FINGERPRINT_SIMD` if set and available, else the fastest.
+    pub fn best() -> Level {
+        static BEST: OnceLock<Level> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            if let Some(forced) = std::env::var("FINGERPRINT_SIMD")
+                .ok()
+                .and_then(|v| Level::from_name(&v))
+            {
+                if forced.is_available() {
+                    return forced;
+                }
+            }
+            Level::ALL
+                .into_iter()
+                .rev()
+                .find(|l| l.is_available() && *l != Level::Scalar)
+                .unwrap_or(Level::Scalar)
+        })
+    }
+}
+
+/// Raw kernel: distances from `query` (packed words) to the codes of `blocks`
+/// (interleaved layout), written to `out` (one per code slot); returns their minimum.
+///
+/// Callers guarantee `out.len()` is a multiple of [`layout::BLOCK`],
+/// `blocks.len() == out.len() * query.len()`, and that the CPU supports the kernel's level.
+pub(crate) type ScanFn = unsafe fn(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32;
+
+/// Distances from a query to runs of codes, with the kernel chosen for one code width and level.
+#[derive(Clone, Copy)]
+pub struct Scanner {
+    f: ScanFn,
+    words: usize,
+    level: Level,
+}
+
+impl Scanner {
+    /// The kernel for `code_len`-byte codes at `level`, or `None` if this CPU cannot run it.
+    pub fn new(level: Level, code_len: usize) -> Option<Scanner> {
+        if code_len == 0 || !level.is_available() {
+            return None;
+        }
+        let words = layout::words_for(code_len);
+        let f: ScanFn = match level {
+            Level::Scalar => scalar::scan,
+            Level::Popcnt => popcnt::select(words),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => avx2::select(words),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => avx512::select(words),
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => neon::select(words),
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        };
+        Some(Scanner { f, words, level })
+    }
+
+    /// The fastest kernel for `code_len`-byte codes on this CPU.
+    pub fn best(code_len: usize) -> Scanner {
+        Scanner::new(Level::best(), code_len)
+            .or_else(|| Scanner::new(Level::Scalar, code_len))
+            .expect("code_len > 0")
+    }
+
+    /// The level this scanner runs at.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// 64-bit words per code.
+    pub fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Distances from `query` (from [`layout::pack_query`]) to every code slot of
+    /// `blocks` (whole blocks), written to `out`; returns the smallest.
+    ///
+    /// Panics if the lengths do not match.
+    #[inline]
+    pub fn scan(&self, query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
+        assert_eq!(query.len(), self.words, "query width");
+        assert_eq!(out.len() % layout::BLOCK, 0, "whole blocks");
+        assert_eq!(blocks.len(), out.len() * self.words, "blocks length");
+        // SAFETY: lengths checked above; the level was checked available in `new`.
+        unsafe { (self.f)(query, blocks, out) }
+    }
+}
