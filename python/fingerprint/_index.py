@@ -40,6 +40,15 @@ def _as_codes(codes: Codes, code_len: Optional[int], what: str) -> npt.NDArray[n
     return np.ascontiguousarray(codes)
 
 
+def _threads(threads: Optional[int]) -> Optional[int]:
+    """Check a worker count (None: every core)."""
+    if threads is None:
+        return None
+    if int(threads) < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    return int(threads)
+
+
 def _as_ids(ids: npt.ArrayLike, what: str = "ids") -> npt.NDArray[np.uint64]:
     """Return ids as a contiguous 1-D uint64 array, refusing negatives and non-integers."""
     arr = np.asarray(ids)
@@ -69,6 +78,8 @@ class HammingIndex:
     __slots__ = ("_core",)
 
     def __init__(self, bits: int) -> None:
+        if int(bits) < 0:
+            raise ValueError(f"bits must be a multiple of 8 between 8 and 4096, got {bits}")
         self._core = _core.HammingIndex(int(bits))
 
     @classmethod
@@ -147,7 +158,7 @@ class HammingIndex:
         if int(k) < 0:
             raise ValueError(f"k must be non-negative, got {k}")
         q = _as_codes(queries, self.code_bytes, "queries")
-        return self._core.search(q, int(k), threads)
+        return self._core.search(q, int(k), _threads(threads))
 
     def range_search(
         self, queries: Codes, max_distance: int, *, threads: Optional[int] = None
@@ -159,7 +170,7 @@ class HammingIndex:
         if int(max_distance) < 0:
             raise ValueError(f"max_distance must be non-negative, got {max_distance}")
         q = _as_codes(queries, self.code_bytes, "queries")
-        return self._core.range_search(q, min(int(max_distance), self.bits), threads)
+        return self._core.range_search(q, min(int(max_distance), self.bits), _threads(threads))
 
     def save(self, path: PathLike) -> None:
         """Write the index to `path` atomically (temporary file, fsync, rename)."""
@@ -188,4 +199,4 @@ def find_duplicates(
         raise ValueError(f"max_distance must be non-negative, got {max_distance}")
     arr = _as_codes(codes, None, "codes")
     bits = arr.shape[1] * 8
-    return _core.find_duplicates(arr, min(int(max_distance), bits), threads)
+    return _core.find_duplicates(arr, min(int(max_distance), bits), _threads(threads))

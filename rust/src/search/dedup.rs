@@ -26,7 +26,7 @@ const ROW_BLOCK: usize = scan::QUERY_BLOCK * 2;
 /// Only the upper triangle is scanned; row blocks run in parallel and each
 /// walks the columns after it in cache-sized tiles.
 pub fn find_duplicates(codes: &[u8], code_len: usize, max_distance: u32) -> Result<Pairs> {
-    if code_len == 0 || codes.len() % code_len != 0 {
+    if code_len == 0 || !codes.len().is_multiple_of(code_len) {
         return Err(FingerprintError::invalid(format!(
             "codes must be a whole number of {code_len}-byte codes, got {} bytes",
             codes.len()

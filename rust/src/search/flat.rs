@@ -198,7 +198,7 @@ impl FlatIndex {
     }
 
     fn check_codes(&self, codes: &[u8], what: &str) -> Result<usize> {
-        if codes.len() % self.code_len != 0 {
+        if !codes.len().is_multiple_of(self.code_len) {
             return Err(FingerprintError::invalid(format!(
                 "{what} must be a whole number of {}-byte codes, got {} bytes",
                 self.code_len,

@@ -20,7 +20,7 @@ pub const MAX_BITS: usize = 4096;
 
 /// Check a code width in bits and return it in bytes.
 pub fn code_len_for_bits(bits: usize) -> Result<usize> {
-    if !(MIN_BITS..=MAX_BITS).contains(&bits) || bits % 8 != 0 {
+    if !(MIN_BITS..=MAX_BITS).contains(&bits) || !bits.is_multiple_of(8) {
         return Err(FingerprintError::invalid(format!(
             "bits must be a multiple of 8 between {MIN_BITS} and {MAX_BITS}, got {bits}"
         )));

@@ -57,7 +57,9 @@ impl<T: Copy + 'static> Buf<T> {
         let end = len
             .checked_mul(std::mem::size_of::<T>())?
             .checked_add(offset)?;
-        if end > map.len() || (map.as_ptr() as usize + offset) % std::mem::align_of::<T>() != 0 {
+        if end > map.len()
+            || !(map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<T>())
+        {
             return None;
         }
         Some(Buf::Mapped { map, offset, len })

@@ -7,6 +7,7 @@ use super::layout::BLOCK;
 use super::ScanFn;
 
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // `w` indexes the query registers and the block words
 unsafe fn scan_words<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
     let words = if W == 0 { query.len() } else { W };
     let mut q = [_mm512_setzero_si512(); 8];
