@@ -1,23 +1,34 @@
 //! Every SIMD path against the byte-wise scalar reference, on random data of every width.
 
-use _core::simd::{layout, scalar, Level, Scanner};
+use _core::simd::{layout, scalar, Hit, Level, Scanner};
 use proptest::prelude::*;
 
 fn check_all_levels(code_len: usize, n: usize, codes: &[u8], query: &[u8]) {
     let blocks = layout::pack(codes, code_len);
-    let padded = n.div_ceil(layout::BLOCK) * layout::BLOCK;
     let expect: Vec<u32> = codes
         .chunks_exact(code_len)
         .map(|c| scalar::distance(query, c))
         .collect();
+    let padding = scalar::distance(query, &vec![0u8; code_len]);
     for level in Level::available() {
         let s = Scanner::new(level, code_len).unwrap();
         let q = layout::pack_query(query, s.words());
-        let mut out = vec![0u32; padded];
-        let min = s.scan(&q, &blocks, &mut out);
-        assert_eq!(&out[..n], &expect[..], "level {level:?}, width {code_len}");
-        let true_min = out.iter().copied().min().unwrap_or(u32::MAX);
-        assert_eq!(min, true_min, "min at level {level:?}, width {code_len}");
+        let all = s.distances(&q, &blocks);
+        assert_eq!(all.len(), n.div_ceil(layout::BLOCK) * layout::BLOCK);
+        assert_eq!(&all[..n], &expect[..], "level {level:?}, width {code_len}");
+        assert!(all[n..].iter().all(|&d| d == padding), "padding codes are zero");
+        // Every threshold keeps exactly the slots within it, in order.
+        for thr in [0, 1, expect.iter().copied().min().unwrap_or(0), (code_len * 4) as u32] {
+            let mut hits = Vec::new();
+            s.scan(&q, &blocks, thr, &mut hits);
+            let want: Vec<Hit> = all
+                .iter()
+                .enumerate()
+                .filter(|(_, &d)| d <= thr)
+                .map(|(i, &d)| Hit { slot: i as u32, distance: d })
+                .collect();
+            assert_eq!(hits, want, "level {level:?}, width {code_len}, thr {thr}");
+        }
     }
 }
 

@@ -3,7 +3,6 @@
 use rayon::prelude::*;
 
 use super::scan::{self, Task};
-use super::topk::any_at_most;
 use crate::error::{FingerprintError, Result};
 use crate::simd::{layout, Scanner};
 
@@ -52,23 +51,22 @@ pub fn find_duplicates(codes: &[u8], code_len: usize, max_distance: u32) -> Resu
                 queries: rows.clone(),
                 codes: b..n,
             };
-            scan::scan_task(&scanner, &queries, &blocks, &task, |qi, start, d, min| {
-                if min > max_distance {
-                    return;
-                }
-                let out = &mut local[qi - rows.start];
-                for (ds, base) in d.chunks(64).zip((start..).step_by(64)) {
-                    if !any_at_most(ds, max_distance) {
-                        continue;
-                    }
-                    for (j, &x) in ds.iter().enumerate() {
-                        let col = base + j;
-                        if x <= max_distance && col > qi {
-                            out.push((col as u32, x));
+            scan::scan_task(
+                &scanner,
+                &queries,
+                &blocks,
+                &task,
+                |_| max_distance,
+                |qi, start, hits| {
+                    let out = &mut local[qi - rows.start];
+                    for h in hits {
+                        let col = start + h.slot as usize;
+                        if col > qi {
+                            out.push((col as u32, h.distance));
                         }
                     }
-                }
-            });
+                },
+            );
             local
         })
         .collect();

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::scan::{self, Task};
 use super::store::Buf;
-use super::topk::{any_at_most, TopK};
+use super::topk::TopK;
 use crate::error::{FingerprintError, Result};
 use crate::simd::layout::{self, BLOCK};
 use crate::simd::Scanner;
@@ -327,13 +327,22 @@ impl FlatIndex {
             let packed = scan::pack_queries(queries, self.code_len, self.words);
             let parts = scan::run(&tasks, |t: &Task| {
                 let mut local: Vec<TopK> = t.queries.clone().map(|_| TopK::new(keep)).collect();
-                scan::scan_task(&scanner, &packed, self.blocks(), t, |qi, start, d, min| {
-                    let top = &mut local[qi - t.queries.start];
-                    // Equal distances may still enter with a smaller id, hence `>`.
-                    if min <= top.threshold() {
-                        top.offer_tile(d, &ids[start..start + d.len()]);
-                    }
-                });
+                let first = t.queries.start;
+                // Two closures need the selections: one reads thresholds, one offers hits.
+                let cell = std::cell::RefCell::new(&mut local);
+                scan::scan_task(
+                    &scanner,
+                    &packed,
+                    self.blocks(),
+                    t,
+                    |qi| cell.borrow()[qi - first].threshold(),
+                    |qi, start, hits| {
+                        let top = &mut cell.borrow_mut()[qi - first];
+                        for h in hits {
+                            top.offer(h.distance, ids[start + h.slot as usize]);
+                        }
+                    },
+                );
                 local
             });
             for (t, local) in tasks.iter().zip(parts) {
@@ -368,22 +377,20 @@ impl FlatIndex {
             let packed = scan::pack_queries(queries, self.code_len, self.words);
             let parts = scan::run(&tasks, |t: &Task| {
                 let mut local: Vec<Vec<(u32, u64)>> = vec![Vec::new(); t.queries.len()];
-                scan::scan_task(&scanner, &packed, self.blocks(), t, |qi, start, d, min| {
-                    if min > max_distance {
-                        return;
-                    }
-                    let out = &mut local[qi - t.queries.start];
-                    for (ds, base) in d.chunks(64).zip((start..).step_by(64)) {
-                        if !any_at_most(ds, max_distance) {
-                            continue;
-                        }
-                        for (j, &x) in ds.iter().enumerate() {
-                            if x <= max_distance {
-                                out.push((x, ids[base + j]));
-                            }
-                        }
-                    }
-                });
+                scan::scan_task(
+                    &scanner,
+                    &packed,
+                    self.blocks(),
+                    t,
+                    |_| max_distance,
+                    |qi, start, hits| {
+                        let out = &mut local[qi - t.queries.start];
+                        out.extend(
+                            hits.iter()
+                                .map(|h| (h.distance, ids[start + h.slot as usize])),
+                        );
+                    },
+                );
                 local
             });
             for (t, local) in tasks.iter().zip(parts) {

@@ -10,10 +10,10 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::simd::layout::{self, BLOCK};
-use crate::simd::Scanner;
+use crate::simd::{Hit, Scanner};
 
 /// Bytes of codes per tile (fits comfortably in L2 beside the distance buffer).
-pub const TILE_BYTES: usize = 64 * 1024;
+pub const TILE_BYTES: usize = 32 * 1024;
 /// Queries that share one pass over a tile.
 pub const QUERY_BLOCK: usize = 32;
 /// Fewest codes worth a separate task.
@@ -72,29 +72,39 @@ pub fn pack_queries(queries: &[u8], code_len: usize, words: usize) -> Vec<u64> {
         .collect()
 }
 
-/// Scan queries `task.queries` over codes `task.codes` of `blocks` tile by tile,
-/// calling `visit(query_index, first_code_position, distances, min_distance)`
-/// for each (query, tile). `min_distance` is a lower bound of `distances`.
+/// Scan queries `task.queries` over codes `task.codes` of `blocks` tile by tile.
+///
+/// For each (query, tile), `threshold(query_index)` gives the largest distance
+/// of interest and `visit(query_index, first_code_position, hits)` receives the
+/// codes within it (slots relative to the tile start, padding slots removed).
 pub fn scan_task(
     scanner: &Scanner,
     queries: &[u64],
     blocks: &[u64],
     task: &Task,
-    mut visit: impl FnMut(usize, usize, &[u32], u32),
+    mut threshold: impl FnMut(usize) -> u32,
+    mut visit: impl FnMut(usize, usize, &[Hit]),
 ) {
     let words = scanner.words();
     let tile = tile_codes(words);
-    let mut buf = vec![0u32; tile];
+    let mut hits: Vec<Hit> = Vec::with_capacity(tile);
     let mut start = task.codes.start;
     debug_assert_eq!(start % BLOCK, 0);
     while start < task.codes.end {
         let end = (start + tile).min(task.codes.end);
+        let valid = (end - start) as u32;
         let padded = (end - start).div_ceil(BLOCK) * BLOCK;
-        let dist = &mut buf[..padded];
         let tile_blocks = &blocks[start * words..(start + padded) * words];
         for qi in task.queries.clone() {
-            let min = scanner.scan(&queries[qi * words..(qi + 1) * words], tile_blocks, dist);
-            visit(qi, start, &dist[..end - start], min);
+            hits.clear();
+            let q = &queries[qi * words..(qi + 1) * words];
+            scanner.scan(q, tile_blocks, threshold(qi), &mut hits);
+            while hits.last().is_some_and(|h| h.slot >= valid) {
+                hits.pop();
+            }
+            if !hits.is_empty() {
+                visit(qi, start, &hits);
+            }
         }
         start = end;
     }

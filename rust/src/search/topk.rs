@@ -1,8 +1,7 @@
 //! Bounded k-nearest selection kept off the hot path.
 //!
-//! Distances arrive a tile at a time; a tile is skipped with one vectorised
-//! minimum unless it can beat the current k-th best, so the heap is touched
-//! only by the few codes that enter the result.
+//! The kernels get [`TopK::threshold`] and return only the codes within it, so
+//! the heap is touched only by the few codes that can enter the result.
 
 use std::collections::BinaryHeap;
 
@@ -46,23 +45,6 @@ impl TopK {
         }
     }
 
-    /// Offer a tile of distances whose ids are `ids` (same length).
-    #[inline]
-    pub fn offer_tile(&mut self, distances: &[u32], ids: &[u64]) {
-        let mut thr = self.threshold();
-        for (ds, is) in distances.chunks(64).zip(ids.chunks(64)) {
-            if !any_at_most(ds, thr) {
-                continue;
-            }
-            for (&d, &id) in ds.iter().zip(is) {
-                if d <= thr {
-                    self.offer(d, id);
-                    thr = self.threshold();
-                }
-            }
-        }
-    }
-
     /// Fold another selection into this one.
     pub fn merge(&mut self, other: TopK) {
         for (d, id) in other.heap {
@@ -76,18 +58,6 @@ impl TopK {
     }
 }
 
-/// Whether any distance is `<= thr` (equal ones may still enter with a smaller id).
-///
-/// Written as a branch-free OR of signed compares so it vectorises on baseline
-/// x86_64 (SSE2 has no unsigned 32-bit compare or min); distances are at most 4096.
-#[inline]
-pub fn any_at_most(ds: &[u32], thr: u32) -> bool {
-    let t = thr.min(i32::MAX as u32) as i32;
-    ds.iter()
-        .fold(0u32, |acc, &d| acc | ((d as i32) <= t) as u32)
-        != 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,14 +67,16 @@ mod tests {
         let mut t = TopK::new(3);
         let d = [5, 1, 5, 0, 5, 1];
         let ids = [10, 11, 3, 12, 1, 2];
-        t.offer_tile(&d, &ids);
+        for (&d, &id) in d.iter().zip(&ids) {
+            t.offer(d, id);
+        }
         assert_eq!(t.into_sorted(), vec![(0, 12), (1, 2), (1, 11)]);
     }
 
     #[test]
     fn zero_k_is_empty() {
         let mut t = TopK::new(0);
-        t.offer_tile(&[1, 2], &[1, 2]);
+        t.offer(1, 1);
         assert!(t.into_sorted().is_empty());
     }
 }

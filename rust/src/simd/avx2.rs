@@ -4,7 +4,7 @@
 use std::arch::x86_64::*;
 
 use super::layout::BLOCK;
-use super::ScanFn;
+use super::{Hit, ScanFn};
 
 /// Per-byte popcount of `x` by two 16-entry table lookups.
 #[inline(always)]
@@ -15,7 +15,7 @@ unsafe fn popcount_bytes(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
 }
 
 #[inline(always)]
-unsafe fn scan_words<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
+unsafe fn scan_words<const W: usize>(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
     let words = if W == 0 { query.len() } else { W };
     let lut = _mm256_setr_epi8(
         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3,
@@ -23,15 +23,12 @@ unsafe fn scan_words<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u
     );
     let low = _mm256_set1_epi8(0x0f);
     let zero = _mm256_setzero_si256();
-    // Lanes 0..4 and 4..8 of a block word are two vectors; each byte count is at most 8,
-    // so up to 31 words can be summed as bytes before `vpsadbw` widens them.
-    let nblocks = out.len() / BLOCK;
-    let mut min = _mm256_set1_epi32(-1);
-    let mut p = blocks.as_ptr();
-    let mut o = out.as_mut_ptr();
-    // Gathers the low 32 bits of each 64-bit lane of (a, b) into 8 consecutive u32.
-    let pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    for _ in 0..nblocks {
+    let t = _mm256_set1_epi64x(thr as i64);
+    let nblocks = blocks.len() / (words * BLOCK);
+    for b in 0..nblocks {
+        let p = blocks.as_ptr().add(b * words * BLOCK);
+        // Lanes 0..4 and 4..8 of a block word are two vectors. A byte count grows by
+        // at most 8 per word, so 31 words are summed as bytes before `vpsadbw` widens them.
         let mut acc_lo = zero;
         let mut acc_hi = zero;
         let mut w = 0;
@@ -42,37 +39,39 @@ unsafe fn scan_words<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u
             while w < stop {
                 let qv = _mm256_set1_epi64x(*query.get_unchecked(w) as i64);
                 let a = _mm256_loadu_si256(p.add(w * BLOCK) as *const __m256i);
-                let b = _mm256_loadu_si256(p.add(w * BLOCK + 4) as *const __m256i);
+                let c = _mm256_loadu_si256(p.add(w * BLOCK + 4) as *const __m256i);
                 b_lo = _mm256_add_epi8(b_lo, popcount_bytes(_mm256_xor_si256(a, qv), lut, low));
-                b_hi = _mm256_add_epi8(b_hi, popcount_bytes(_mm256_xor_si256(b, qv), lut, low));
+                b_hi = _mm256_add_epi8(b_hi, popcount_bytes(_mm256_xor_si256(c, qv), lut, low));
                 w += 1;
             }
             acc_lo = _mm256_add_epi64(acc_lo, _mm256_sad_epu8(b_lo, zero));
             acc_hi = _mm256_add_epi64(acc_hi, _mm256_sad_epu8(b_hi, zero));
         }
-        // acc_lo = codes 0..4 as u64, acc_hi = codes 4..8; pack to eight u32.
-        let lo = _mm256_permutevar8x32_epi32(acc_lo, pick);
-        let hi = _mm256_permutevar8x32_epi32(acc_hi, pick);
-        let d = _mm256_permute2x128_si256(lo, hi, 0x20);
-        _mm256_storeu_si256(o as *mut __m256i, d);
-        min = _mm256_min_epu32(min, d);
-        p = p.add(words * BLOCK);
-        o = o.add(BLOCK);
+        // Distances are small, so the signed 64-bit compare is exact.
+        let over_lo = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(acc_lo, t)));
+        let over_hi = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(acc_hi, t)));
+        let mut keep = !(over_lo | (over_hi << 4)) & 0xff;
+        if keep != 0 {
+            let mut lanes = [0u64; BLOCK];
+            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc_lo);
+            _mm256_storeu_si256(lanes.as_mut_ptr().add(4) as *mut __m256i, acc_hi);
+            while keep != 0 {
+                let lane = keep.trailing_zeros() as usize;
+                hits.push(Hit {
+                    slot: (b * BLOCK + lane) as u32,
+                    distance: lanes[lane] as u32,
+                });
+                keep &= keep - 1;
+            }
+        }
     }
-    let m = _mm_min_epu32(
-        _mm256_castsi256_si128(min),
-        _mm256_extracti128_si256(min, 1),
-    );
-    let m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0b01_00_11_10));
-    let m = _mm_min_epu32(m, _mm_shuffle_epi32(m, 0b10_11_00_01));
-    _mm_cvtsi128_si32(m) as u32
 }
 
 macro_rules! avx2_kernel {
     ($name:ident, $w:expr) => {
         #[target_feature(enable = "avx2")]
-        unsafe fn $name(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
-            scan_words::<$w>(query, blocks, out)
+        unsafe fn $name(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
+            scan_words::<$w>(query, blocks, thr, hits)
         }
     };
 }

@@ -114,12 +114,23 @@ impl Level {
     }
 }
 
-/// Raw kernel: distances from `query` (packed words) to the codes of `blocks`
-/// (interleaved layout), written to `out` (one per code slot); returns their minimum.
+/// A code slot (position within the scanned blocks) within the threshold, and its distance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Slot index from the start of the scanned blocks.
+    pub slot: u32,
+    /// Hamming distance to the query.
+    pub distance: u32,
+}
+
+/// Raw kernel: appends to `hits`, in slot order, every code slot of `blocks`
+/// (interleaved layout) whose distance to `query` (packed words) is at most `thr`.
 ///
-/// Callers guarantee `out.len()` is a multiple of [`layout::BLOCK`],
-/// `blocks.len() == out.len() * query.len()`, and that the CPU supports the kernel's level.
-pub(crate) type ScanFn = unsafe fn(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32;
+/// Kernels may stop summing a block early once every lane of it exceeds `thr`
+/// (a partial distance is a lower bound), which halves the work of small-radius
+/// searches. Callers guarantee `blocks.len()` is a whole number of blocks of
+/// `query.len()` words, and that the CPU supports the kernel's level.
+pub(crate) type ScanFn = unsafe fn(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>);
 
 /// Distances from a query to runs of codes, with the kernel chosen for one code width and level.
 #[derive(Clone, Copy)]
@@ -168,16 +179,23 @@ impl Scanner {
         self.words
     }
 
-    /// Distances from `query` (from [`layout::pack_query`]) to every code slot of
-    /// `blocks` (whole blocks), written to `out`; returns the smallest.
+    /// Append to `hits` every slot of `blocks` (whole blocks) within `thr` of
+    /// `query` (from [`layout::pack_query`]), in slot order.
     ///
     /// Panics if the lengths do not match.
     #[inline]
-    pub fn scan(&self, query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
+    pub fn scan(&self, query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
         assert_eq!(query.len(), self.words, "query width");
-        assert_eq!(out.len() % layout::BLOCK, 0, "whole blocks");
-        assert_eq!(blocks.len(), out.len() * self.words, "blocks length");
+        assert_eq!(blocks.len() % (layout::BLOCK * self.words), 0, "whole blocks");
+        assert!(blocks.len() / self.words <= u32::MAX as usize, "slots fit u32");
         // SAFETY: lengths checked above; the level was checked available in `new`.
-        unsafe { (self.f)(query, blocks, out) }
+        unsafe { (self.f)(query, blocks, thr, hits) }
+    }
+
+    /// Distances from `query` to every slot of `blocks`, in order (tests and small jobs).
+    pub fn distances(&self, query: &[u64], blocks: &[u64]) -> Vec<u32> {
+        let mut hits = Vec::with_capacity(blocks.len() / self.words.max(1));
+        self.scan(query, blocks, u32::MAX, &mut hits);
+        hits.into_iter().map(|h| h.distance).collect()
     }
 }

@@ -4,14 +4,13 @@
 use std::arch::aarch64::*;
 
 use super::layout::BLOCK;
-use super::ScanFn;
+use super::{Hit, ScanFn};
 
 #[target_feature(enable = "neon")]
-unsafe fn scan_any(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
+unsafe fn scan_any(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
     let words = query.len();
-    let mut min = u32::MAX;
     let mut p = blocks.as_ptr();
-    for o in out.chunks_exact_mut(BLOCK) {
+    for b in 0..blocks.len() / (words * BLOCK) {
         // Four vectors of two lanes each; u16 per byte pair cannot overflow (<= 16 per word).
         let mut acc = [vdupq_n_u16(0); 4];
         for w in 0..words {
@@ -23,15 +22,22 @@ unsafe fn scan_any(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
         }
         for (v, a) in acc.iter().enumerate() {
             let per_lane = vpaddlq_u32(vpaddlq_u16(*a));
-            let d0 = vgetq_lane_u64(per_lane, 0) as u32;
-            let d1 = vgetq_lane_u64(per_lane, 1) as u32;
-            o[2 * v] = d0;
-            o[2 * v + 1] = d1;
-            min = min.min(d0).min(d1);
+            for half in 0..2 {
+                let d = if half == 0 {
+                    vgetq_lane_u64(per_lane, 0)
+                } else {
+                    vgetq_lane_u64(per_lane, 1)
+                } as u32;
+                if d <= thr {
+                    hits.push(Hit {
+                        slot: (b * BLOCK + 2 * v + half) as u32,
+                        distance: d,
+                    });
+                }
+            }
         }
         p = p.add(words * BLOCK);
     }
-    min
 }
 
 /// The NEON kernel for codes of `words` 64-bit words.

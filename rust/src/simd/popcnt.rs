@@ -2,34 +2,33 @@
 //! unrolled for the common widths (1, 2, 4, 8 words = 64 to 512 bits).
 
 use super::layout::BLOCK;
-use super::ScanFn;
+use super::{Hit, ScanFn};
 
 /// Blocked scan for exactly `W` words per code; the query lives in registers.
 #[inline(always)]
-fn scan_words<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
+fn scan_words<const W: usize>(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
     let q: [u64; W] = query.try_into().unwrap();
-    let mut min = u32::MAX;
-    for (blk, o) in blocks
-        .chunks_exact(W * BLOCK)
-        .zip(out.chunks_exact_mut(BLOCK))
-    {
-        for (lane, ol) in o.iter_mut().enumerate() {
+    for (b, blk) in blocks.chunks_exact(W * BLOCK).enumerate() {
+        for lane in 0..BLOCK {
             let mut d = 0;
             for (w, qw) in q.iter().enumerate() {
                 d += (qw ^ blk[w * BLOCK + lane]).count_ones();
             }
-            *ol = d;
-            min = min.min(d);
+            if d <= thr {
+                hits.push(Hit {
+                    slot: (b * BLOCK + lane) as u32,
+                    distance: d,
+                });
+            }
         }
     }
-    min
 }
 
 macro_rules! popcnt_kernel {
     ($name:ident, $body:expr) => {
         #[cfg_attr(target_arch = "x86_64", target_feature(enable = "popcnt"))]
-        unsafe fn $name(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
-            $body(query, blocks, out)
+        unsafe fn $name(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
+            $body(query, blocks, thr, hits)
         }
     };
 }

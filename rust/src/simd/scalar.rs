@@ -2,6 +2,7 @@
 //! portable fallback.
 
 use super::layout::BLOCK;
+use super::Hit;
 
 /// Hamming distance between two equal-length byte strings, one byte at a time.
 pub fn distance(a: &[u8], b: &[u8]) -> u32 {
@@ -12,30 +13,27 @@ pub fn distance(a: &[u8], b: &[u8]) -> u32 {
 ///
 /// # Safety
 /// Safe for any input whose lengths match; `unsafe` only to share the kernel signature.
-pub unsafe fn scan(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
-    scan_portable(query, blocks, out)
+pub unsafe fn scan(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
+    scan_portable(query, blocks, thr, hits)
 }
 
 /// The blocked scan in plain Rust, inlined into the target-feature wrappers of `popcnt`.
 #[inline(always)]
-pub(crate) fn scan_portable(query: &[u64], blocks: &[u64], out: &mut [u32]) -> u32 {
+pub(crate) fn scan_portable(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
     let words = query.len();
-    let mut min = u32::MAX;
-    for (blk, o) in blocks
-        .chunks_exact(words * BLOCK)
-        .zip(out.chunks_exact_mut(BLOCK))
-    {
-        let mut d = [0u32; BLOCK];
-        for (w, &q) in query.iter().enumerate() {
-            let lanes = &blk[w * BLOCK..(w + 1) * BLOCK];
-            for (dl, &c) in d.iter_mut().zip(lanes) {
-                *dl += (q ^ c).count_ones();
+    for (b, blk) in blocks.chunks_exact(words * BLOCK).enumerate() {
+        for lane in 0..BLOCK {
+            let d: u32 = query
+                .iter()
+                .enumerate()
+                .map(|(w, &q)| (q ^ blk[w * BLOCK + lane]).count_ones())
+                .sum();
+            if d <= thr {
+                hits.push(Hit {
+                    slot: (b * BLOCK + lane) as u32,
+                    distance: d,
+                });
             }
         }
-        for (ol, dl) in o.iter_mut().zip(d) {
-            *ol = dl;
-            min = min.min(dl);
-        }
     }
-    min
 }
