@@ -310,3 +310,52 @@ def test_every_simd_level_gives_the_same_answers(level):
 def test_index_is_not_silently_picklable():
     with pytest.raises(TypeError):
         pickle.dumps(HammingIndex(64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(index_case(), st.integers(0, 40), st.integers(0, 12), st.sampled_from(["mih", "auto"]))
+def test_mih_and_auto_equal_flat(case, radius, k, method):
+    codes, queries, ids = case
+    bits = codes.shape[1] * 8
+    flat = HammingIndex(bits)
+    other = HammingIndex(bits, method=method)
+    for ix in (flat, other):
+        ix.add(codes, ids)
+    assert other.method == method
+    for a, b in zip(flat.range_search(queries, radius), other.range_search(queries, radius)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(flat.search(queries, k), other.search(queries, k)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_mih_on_real_image_hashes(shared_data):
+    """Real PDQ hashes are not uniform bits (exactly 128 set): MIH must stay exact on them."""
+    paths = sorted((shared_data / "images").glob("*/*"))
+    paths = [p for p in paths if p.suffix.lower() in {".jpg", ".png"}]
+    batch = fingerprint.hash_images([str(p) for p in paths], algorithm="pdq")
+    codes = batch.codes[batch.ok]
+    assert len(codes) >= 100
+    rng = np.random.default_rng(11)
+    # Near copies: each hash with a few flipped bits, as an edit would flip them.
+    bits = np.unpackbits(codes, axis=1)
+    noisy = np.packbits(bits ^ (rng.random(bits.shape) < 0.04), axis=1)
+    bank = np.concatenate([codes, noisy])
+    flat = HammingIndex(256)
+    mih = HammingIndex(256, method="mih")
+    for ix in (flat, mih):
+        ix.add(bank)
+    assert mih.tables > 0
+    for radius in (0, 16, 31, 52):
+        for a, b in zip(flat.range_search(codes, radius), mih.range_search(codes, radius)):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(flat.search(codes, 5), mih.search(codes, 5)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_method_and_tables():
+    with pytest.raises(ValueError, match="method"):
+        HammingIndex(64, method="lsh")
+    with pytest.raises(ValueError, match="tables"):
+        HammingIndex(64, method="mih", tables=0)
+    with pytest.raises(ValueError, match="tables"):
+        HammingIndex(64, method="mih", tables=65)

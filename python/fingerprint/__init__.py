@@ -5,7 +5,20 @@ Perceptual hashes and SIMD Hamming search in Rust, numpy in and out.
 
 from __future__ import annotations
 
+from ._audio import AudioFingerprint, AudioMatch, audio_fingerprint, compare_audio
 from ._core import simd_level, simd_levels
+from ._image import (
+    HashBatch,
+    ImageHash,
+    ahash,
+    decode_image,
+    dhash,
+    hash_images,
+    pdq,
+    pdq_dihedral,
+    phash,
+    whash,
+)
 from ._index import HammingIndex, find_duplicates
 from .errors import (
     CorruptIndexError,
@@ -18,8 +31,22 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AudioFingerprint",
+    "AudioMatch",
+    "audio_fingerprint",
+    "compare_audio",
     "HammingIndex",
     "find_duplicates",
+    "ImageHash",
+    "HashBatch",
+    "ahash",
+    "dhash",
+    "phash",
+    "whash",
+    "pdq",
+    "pdq_dihedral",
+    "hash_images",
+    "decode_image",
     "simd_level",
     "simd_levels",
     "FingerprintError",

@@ -1,14 +1,20 @@
 """Type stubs for the Rust extension `fingerprint._core`."""
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
 class HammingIndex:
-    def __new__(cls, bits: int) -> HammingIndex: ...
+    def __new__(
+        cls, bits: int, method: str = "flat", tables: Optional[int] = None
+    ) -> HammingIndex: ...
     @property
     def bits(self) -> int: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def tables(self) -> int: ...
     @property
     def is_mapped(self) -> bool: ...
     def __len__(self) -> int: ...
@@ -38,3 +44,30 @@ def find_duplicates(
 ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]: ...
 def simd_level() -> str: ...
 def simd_levels() -> List[str]: ...
+
+def hash_image(
+    source: Union[str, bytes, npt.NDArray[np.uint8]],
+    algorithm: str,
+    hash_size: int = 8,
+    exact: bool = False,
+    exif: bool = True,
+    max_pixels: int = 178956970,
+) -> Tuple[bytes, int, Optional[int]]: ...
+def hash_images(
+    sources: Sequence[object],
+    algorithm: str,
+    hash_size: int = 8,
+    threads: Optional[int] = None,
+    exact: bool = False,
+    exif: bool = True,
+    max_pixels: int = 178956970,
+) -> Tuple[
+    npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.bool_], List[Optional[str]]
+]: ...
+def pdq_dihedral(pixels: npt.NDArray[np.uint8]) -> List[Tuple[bytes, int]]: ...
+def decode_image(
+    source: Union[str, bytes],
+    exif: bool = True,
+    max_pixels: int = 178956970,
+    min_side: Optional[int] = None,
+) -> npt.NDArray[np.uint8]: ...

@@ -77,10 +77,20 @@ class HammingIndex:
 
     __slots__ = ("_core",)
 
-    def __init__(self, bits: int) -> None:
+    def __init__(self, bits: int, method: str = "flat", tables: Optional[int] = None) -> None:
+        """An empty index of `bits`-bit codes.
+
+        `method` is "flat" (SIMD scan of every code), "mih" (multi-index hashing tables,
+        sublinear for small radii, exact) or "auto" (flat below 100k codes, MIH tables
+        above, the cheaper path chosen per query). `tables` overrides MIH's table count.
+        """
         if int(bits) < 0:
             raise ValueError(f"bits must be a multiple of 8 between 8 and 4096, got {bits}")
-        self._core = _core.HammingIndex(int(bits))
+        if tables is not None and int(tables) < 1:
+            raise ValueError(f"tables must be at least 1, got {tables}")
+        self._core = _core.HammingIndex(
+            int(bits), str(method), None if tables is None else int(tables)
+        )
 
     @classmethod
     def _wrap(cls, core: _core.HammingIndex) -> "HammingIndex":
@@ -99,6 +109,16 @@ class HammingIndex:
         return self._core.bits // 8
 
     @property
+    def method(self) -> str:
+        """Search method: "flat", "mih" or "auto"."""
+        return self._core.method
+
+    @property
+    def tables(self) -> int:
+        """Number of multi-index-hashing tables built now (0 for a flat index)."""
+        return self._core.tables
+
+    @property
     def is_mapped(self) -> bool:
         """Whether the codes are served from a memory-mapped file."""
         return self._core.is_mapped
@@ -113,7 +133,7 @@ class HammingIndex:
 
     def __repr__(self) -> str:
         mapped = ", mmap" if self.is_mapped else ""
-        return f"HammingIndex(bits={self.bits}, len={len(self)}{mapped})"
+        return f"HammingIndex(bits={self.bits}, len={len(self)}, method={self.method!r}{mapped})"
 
     def add(self, codes: Codes, ids: Optional[npt.ArrayLike] = None) -> None:
         """Add codes, shape (n, bits // 8) uint8, under uint64 ids (default: consecutive).

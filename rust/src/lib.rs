@@ -4,6 +4,7 @@
 //! only in [`python`], behind the `python` feature that maturin enables.
 
 pub mod error;
+pub mod image;
 pub mod search;
 pub mod simd;
 

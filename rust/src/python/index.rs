@@ -11,7 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::errors::detach;
-use crate::search::{self, persist, pool, FlatIndex};
+use crate::search::{self, persist, pool, Index, Method};
 use crate::simd::Level;
 
 /// Borrow a C-contiguous 2-D uint8 array of `code_len` columns as bytes.
@@ -33,14 +33,14 @@ fn code_bytes<'a>(
 /// The flat SIMD index over fixed-width binary codes (core of `fingerprint.HammingIndex`).
 #[pyclass(name = "HammingIndex", module = "fingerprint._core", frozen)]
 pub struct PyHammingIndex {
-    inner: RwLock<FlatIndex>,
+    inner: RwLock<Index>,
 }
 
 impl PyHammingIndex {
-    fn read(&self) -> RwLockReadGuard<'_, FlatIndex> {
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
-    fn write(&self) -> RwLockWriteGuard<'_, FlatIndex> {
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -48,8 +48,11 @@ impl PyHammingIndex {
 #[pymethods]
 impl PyHammingIndex {
     #[new]
-    fn new(py: Python<'_>, bits: usize) -> PyResult<Self> {
-        let index = FlatIndex::new(bits).map_err(|e| super::errors::to_py(py, e))?;
+    #[pyo3(signature = (bits, method="flat", tables=None))]
+    fn new(py: Python<'_>, bits: usize, method: &str, tables: Option<usize>) -> PyResult<Self> {
+        let index = Method::parse(method)
+            .and_then(|m| Index::new(bits, m, tables))
+            .map_err(|e| super::errors::to_py(py, e))?;
         Ok(Self {
             inner: RwLock::new(index),
         })
@@ -58,26 +61,38 @@ impl PyHammingIndex {
     /// Code width in bits.
     #[getter]
     fn bits(&self) -> usize {
-        self.read().bits()
+        self.read().flat().bits()
+    }
+
+    /// Search method: "flat", "mih" or "auto".
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.read().method().name()
+    }
+
+    /// Number of MIH tables currently built (0 when none).
+    #[getter]
+    fn tables(&self) -> usize {
+        self.read().mih().map_or(0, |m| m.tables())
     }
 
     fn __len__(&self) -> usize {
-        self.read().len()
+        self.read().flat().len()
     }
 
     fn __contains__(&self, id: u64) -> bool {
-        self.read().contains(id)
+        self.read().flat().contains(id)
     }
 
     /// The code stored under `id`, or None.
     fn get<'py>(&self, py: Python<'py>, id: u64) -> Option<Bound<'py, PyArray1<u8>>> {
-        self.read().get(id).map(|c| c.into_pyarray(py))
+        self.read().flat().get(id).map(|c| c.into_pyarray(py))
     }
 
     /// Whether the arrays are served from a memory map.
     #[getter]
     fn is_mapped(&self) -> bool {
-        self.read().is_mapped()
+        self.read().flat().is_mapped()
     }
 
     /// Heap bytes held by the index.
@@ -87,13 +102,14 @@ impl PyHammingIndex {
 
     /// All ids in storage order.
     fn ids<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u64>> {
-        self.read().ids().to_vec().into_pyarray(py)
+        self.read().flat().ids().into_pyarray(py)
     }
 
     /// All codes in storage order, shape (n, bits // 8).
     fn codes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<u8>>> {
         let index = self.read();
-        let arr = Array2::from_shape_vec((index.len(), index.code_len()), index.codes())
+        let flat = index.flat();
+        let arr = Array2::from_shape_vec((flat.len(), flat.code_len()), flat.codes())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(arr.into_pyarray(py))
     }
@@ -105,7 +121,7 @@ impl PyHammingIndex {
         codes: PyReadonlyArray2<'_, u8>,
         ids: Option<PyReadonlyArray1<'_, u64>>,
     ) -> PyResult<()> {
-        let code_len = self.read().code_len();
+        let code_len = self.read().flat().code_len();
         let codes = code_bytes(&codes, code_len, "codes")?;
         let ids = match &ids {
             Some(a) => Some(
@@ -133,7 +149,7 @@ impl PyHammingIndex {
         k: usize,
         threads: Option<usize>,
     ) -> PyResult<(Bound<'py, PyArray2<i32>>, Bound<'py, PyArray2<i64>>)> {
-        let code_len = self.read().code_len();
+        let code_len = self.read().flat().code_len();
         let q = code_bytes(&queries, code_len, "queries")?;
         let nq = q.len() / code_len;
         let knn = detach(py, || {
@@ -160,7 +176,7 @@ impl PyHammingIndex {
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<i32>>,
     )> {
-        let code_len = self.read().code_len();
+        let code_len = self.read().flat().code_len();
         let q = code_bytes(&queries, code_len, "queries")?;
         let r = detach(py, || {
             let index = self.read();
@@ -174,13 +190,13 @@ impl PyHammingIndex {
     }
 
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        detach(py, || persist::save(&self.read(), &path))
+        detach(py, || persist::save_index(&self.read(), &path))
     }
 
     #[staticmethod]
     #[pyo3(signature = (path, mmap=false))]
     fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Self> {
-        let index = detach(py, || persist::load(&path, mmap))?;
+        let index = detach(py, || persist::load_index(&path, mmap))?;
         Ok(Self {
             inner: RwLock::new(index),
         })

@@ -1,6 +1,7 @@
 //! Python bindings: the only place that sees pyo3 or numpy.
 
 mod errors;
+mod image;
 mod index;
 
 use pyo3::prelude::*;
@@ -10,4 +11,6 @@ use pyo3::prelude::*;
 mod _core {
     #[pymodule_export]
     use super::index::{find_duplicates, simd_level, simd_levels, PyHammingIndex};
+    #[pymodule_export]
+    use super::image::{decode_image, hash_image, hash_images, pdq_dihedral};
 }

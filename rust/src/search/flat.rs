@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::scan::{self, Task};
+use super::ids::Ids;
 use super::store::Buf;
 use super::topk::TopK;
 use crate::error::{FingerprintError, Result};
@@ -34,6 +35,43 @@ pub struct Ranges {
     pub distances: Vec<i32>,
 }
 
+impl Knn {
+    /// Lay out per-query selections as `q x k` rows padded with -1.
+    pub fn from_tops(tops: Vec<TopK>, k: usize) -> Knn {
+        let nq = tops.len();
+        let mut out = Knn {
+            k,
+            distances: vec![-1; nq * k],
+            ids: vec![-1; nq * k],
+        };
+        for (qi, top) in tops.into_iter().enumerate() {
+            for (j, (d, id)) in top.into_sorted().into_iter().enumerate() {
+                out.distances[qi * k + j] = d as i32;
+                out.ids[qi * k + j] = id as i64;
+            }
+        }
+        out
+    }
+}
+
+impl Ranges {
+    /// CSR arrays from per-query `(distance, id)` hits, sorted within each query.
+    pub fn from_hits(hits: Vec<Vec<(u32, u64)>>) -> Ranges {
+        let mut out = Ranges {
+            offsets: Vec::with_capacity(hits.len() + 1),
+            ..Default::default()
+        };
+        out.offsets.push(0);
+        for mut h in hits {
+            h.sort_unstable();
+            out.distances.extend(h.iter().map(|&(d, _)| d as i32));
+            out.ids.extend(h.iter().map(|&(_, id)| id as i64));
+            out.offsets.push(out.ids.len() as i64);
+        }
+        out
+    }
+}
+
 /// How ids map to positions.
 enum Lookup {
     /// Ids are strictly increasing by position: binary search, no extra memory.
@@ -48,7 +86,7 @@ pub struct FlatIndex {
     words: usize,
     /// Codes in the interleaved layout of [`crate::simd::layout`].
     blocks: Buf<u64>,
-    ids: Buf<u64>,
+    ids: Ids,
     lookup: Lookup,
 }
 
@@ -60,7 +98,7 @@ impl FlatIndex {
             code_len,
             words: layout::words_for(code_len),
             blocks: Buf::default(),
-            ids: Buf::default(),
+            ids: Ids::default(),
             lookup: Lookup::Sorted,
         })
     }
@@ -69,18 +107,18 @@ impl FlatIndex {
     pub(crate) fn from_parts(
         code_len: usize,
         blocks: Buf<u64>,
-        ids: Buf<u64>,
+        ids: Ids,
         sorted: bool,
     ) -> std::result::Result<Self, String> {
         let words = layout::words_for(code_len);
-        if blocks.as_slice().len() != layout::blocked_len(ids.as_slice().len(), words) {
+        if blocks.as_slice().len() != layout::blocked_len(ids.len(), words) {
             return Err("code and id sections disagree".into());
         }
         let lookup = if sorted {
             Lookup::Sorted
         } else {
-            let mut map = HashMap::with_capacity(ids.as_slice().len());
-            for (pos, &id) in ids.as_slice().iter().enumerate() {
+            let mut map = HashMap::with_capacity(ids.len());
+            for (pos, id) in ids.to_vec().into_iter().enumerate() {
                 if map.insert(id, pos).is_some() {
                     return Err(format!("duplicate id {id}"));
                 }
@@ -106,9 +144,32 @@ impl FlatIndex {
         self.code_len
     }
 
+    /// 64-bit words per code in the interleaved layout.
+    pub fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Distance from packed `query` words to the code at `pos` (random access).
+    #[inline]
+    pub fn distance_at(&self, query: &[u64], pos: usize) -> u32 {
+        let blocks = self.blocks.as_slice();
+        let base = (pos / BLOCK) * BLOCK * self.words + pos % BLOCK;
+        query
+            .iter()
+            .enumerate()
+            .map(|(w, &q)| (q ^ blocks[base + w * BLOCK]).count_ones())
+            .sum()
+    }
+
+    /// Id of the code at `pos`.
+    #[inline]
+    pub fn id_at(&self, pos: usize) -> u64 {
+        self.ids.get(pos)
+    }
+
     /// Number of codes.
     pub fn len(&self) -> usize {
-        self.ids.as_slice().len()
+        self.ids.len()
     }
 
     /// Whether the index holds no codes.
@@ -129,9 +190,14 @@ impl FlatIndex {
         self.blocks.as_slice()
     }
 
-    /// All ids in position order.
-    pub fn ids(&self) -> &[u64] {
-        self.ids.as_slice()
+    /// All ids in position order (a copy).
+    pub fn ids(&self) -> Vec<u64> {
+        self.ids.to_vec()
+    }
+
+    /// The ids as stored (a range when they are the default numbering).
+    pub fn id_store(&self) -> &Ids {
+        &self.ids
     }
 
     /// Whether ids are strictly increasing by position.
@@ -146,12 +212,11 @@ impl FlatIndex {
 
     /// Bytes of memory the index holds on the heap (maps excluded).
     pub fn heap_bytes(&self) -> usize {
-        let arrays = match (&self.blocks, &self.ids) {
-            (Buf::Owned(c), Buf::Owned(i)) => c.capacity() * 8 + i.capacity() * 8,
-            (Buf::Owned(c), _) => c.capacity() * 8,
-            (_, Buf::Owned(i)) => i.capacity() * 8,
-            _ => 0,
+        let codes = match &self.blocks {
+            Buf::Owned(c) => c.capacity() * 8,
+            Buf::Mapped { .. } => 0,
         };
+        let arrays = codes + self.ids.heap_bytes();
         let map = match &self.lookup {
             Lookup::Sorted => 0,
             Lookup::Map(m) => m.capacity() * (std::mem::size_of::<(u64, usize)>() + 1),
@@ -161,7 +226,7 @@ impl FlatIndex {
 
     fn position(&self, id: u64) -> Option<usize> {
         match &self.lookup {
-            Lookup::Sorted => self.ids.as_slice().binary_search(&id).ok(),
+            Lookup::Sorted => self.ids.find_sorted(id),
             Lookup::Map(m) => m.get(&id).copied(),
         }
     }
@@ -192,8 +257,8 @@ impl FlatIndex {
     /// The id the next default-numbered code gets: one past the largest id.
     pub fn next_id(&self) -> u64 {
         match &self.lookup {
-            Lookup::Sorted => self.ids.as_slice().last().map_or(0, |&l| l + 1),
-            Lookup::Map(_) => self.ids.as_slice().iter().max().map_or(0, |&m| m + 1),
+            Lookup::Sorted => self.ids.last().map_or(0, |l| l + 1),
+            Lookup::Map(_) => self.ids.max().map_or(0, |m| m + 1),
         }
     }
 
@@ -235,7 +300,7 @@ impl FlatIndex {
                 "ids must be below 2**63, got {bad}"
             )));
         }
-        let last = self.ids.as_slice().last().copied();
+        let last = self.ids.last();
         let stays_sorted = matches!(self.lookup, Lookup::Sorted)
             && ids.first().is_none_or(|&f| last.is_none_or(|l| f > l))
             && ids.windows(2).all(|w| w[0] < w[1]);
@@ -250,16 +315,16 @@ impl FlatIndex {
         }
         if stays_sorted {
             self.push_codes(codes);
-            self.ids.to_mut().extend_from_slice(ids);
+            self.ids.extend(ids);
             return Ok(());
         }
         if let Lookup::Sorted = self.lookup {
             let map = self
                 .ids
-                .as_slice()
-                .iter()
+                .to_vec()
+                .into_iter()
                 .enumerate()
-                .map(|(p, &id)| (id, p))
+                .map(|(p, id)| (id, p))
                 .collect();
             self.lookup = Lookup::Map(map);
         }
@@ -268,7 +333,7 @@ impl FlatIndex {
             map.extend(ids.iter().enumerate().map(|(i, &id)| (id, base + i)));
         }
         self.push_codes(codes);
-        self.ids.to_mut().extend_from_slice(ids);
+        self.ids.extend(ids);
         Ok(())
     }
 
@@ -316,6 +381,11 @@ impl FlatIndex {
 
     /// The `k` nearest codes to each query (nearest first, ties by smaller id).
     pub fn search(&self, queries: &[u8], k: usize) -> Result<Knn> {
+        Ok(Knn::from_tops(self.search_tops(queries, k)?, k))
+    }
+
+    /// The k-nearest selections of each query, unsorted.
+    pub fn search_tops(&self, queries: &[u8], k: usize) -> Result<Vec<TopK>> {
         let nq = self.check_codes(queries, "queries")?;
         let n = self.len();
         let scanner = Scanner::best(self.code_len);
@@ -323,7 +393,7 @@ impl FlatIndex {
         let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(keep)).collect();
         if keep > 0 && nq > 0 {
             let tasks = scan::plan(nq, n, rayon::current_num_threads());
-            let ids = self.ids.as_slice();
+            let ids = &self.ids;
             let packed = scan::pack_queries(queries, self.code_len, self.words);
             let parts = scan::run(&tasks, |t: &Task| {
                 let mut local: Vec<TopK> = t.queries.clone().map(|_| TopK::new(keep)).collect();
@@ -339,7 +409,7 @@ impl FlatIndex {
                     |qi, start, hits| {
                         let top = &mut cell.borrow_mut()[qi - first];
                         for h in hits {
-                            top.offer(h.distance, ids[start + h.slot as usize]);
+                            top.offer(h.distance, ids.get(start + h.slot as usize));
                         }
                     },
                 );
@@ -351,18 +421,7 @@ impl FlatIndex {
                 }
             }
         }
-        let mut out = Knn {
-            k,
-            distances: vec![-1; nq * k],
-            ids: vec![-1; nq * k],
-        };
-        for (qi, top) in tops.into_iter().enumerate() {
-            for (j, (d, id)) in top.into_sorted().into_iter().enumerate() {
-                out.distances[qi * k + j] = d as i32;
-                out.ids[qi * k + j] = id as i64;
-            }
-        }
-        Ok(out)
+        Ok(tops)
     }
 
     /// Every code within `max_distance` of each query, nearest first (ties by id).
@@ -373,7 +432,7 @@ impl FlatIndex {
         let mut hits: Vec<Vec<(u32, u64)>> = vec![Vec::new(); nq];
         if n > 0 && nq > 0 {
             let tasks = scan::plan(nq, n, rayon::current_num_threads());
-            let ids = self.ids.as_slice();
+            let ids = &self.ids;
             let packed = scan::pack_queries(queries, self.code_len, self.words);
             let parts = scan::run(&tasks, |t: &Task| {
                 let mut local: Vec<Vec<(u32, u64)>> = vec![Vec::new(); t.queries.len()];
@@ -387,7 +446,7 @@ impl FlatIndex {
                         let out = &mut local[qi - t.queries.start];
                         out.extend(
                             hits.iter()
-                                .map(|h| (h.distance, ids[start + h.slot as usize])),
+                                .map(|h| (h.distance, ids.get(start + h.slot as usize))),
                         );
                     },
                 );
@@ -399,17 +458,6 @@ impl FlatIndex {
                 }
             }
         }
-        let mut out = Ranges {
-            offsets: Vec::with_capacity(nq + 1),
-            ..Default::default()
-        };
-        out.offsets.push(0);
-        for mut h in hits {
-            h.sort_unstable();
-            out.distances.extend(h.iter().map(|&(d, _)| d as i32));
-            out.ids.extend(h.iter().map(|&(_, id)| id as i64));
-            out.offsets.push(out.ids.len() as i64);
-        }
-        Ok(out)
+        Ok(Ranges::from_hits(hits))
     }
 }

@@ -2,6 +2,9 @@
 
 pub mod dedup;
 pub mod flat;
+pub mod ids;
+pub mod index;
+pub mod mih;
 pub mod persist;
 pub mod pool;
 pub mod scan;
@@ -10,6 +13,7 @@ pub mod topk;
 
 pub use dedup::{find_duplicates, Pairs};
 pub use flat::{FlatIndex, Knn, Ranges};
+pub use index::{Index, Method};
 
 use crate::error::{FingerprintError, Result};
 

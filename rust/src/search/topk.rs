@@ -30,6 +30,12 @@ impl TopK {
         }
     }
 
+    /// Whether `k` hits are held.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.heap.len() >= self.k
+    }
+
     /// Offer one hit.
     #[inline]
     pub fn offer(&mut self, distance: u32, id: u64) {

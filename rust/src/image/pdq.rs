@@ -1,0 +1,447 @@
+//! Meta's PDQ: a 256-bit perceptual hash with a 0..=100 quality score.
+//!
+//! Follows the published algorithm (ThreatExchange `pdq/cpp/hashing/pdqhashing.cpp`,
+//! `downscaling.cpp`, `torben.cpp`) operation for operation in float32, so that on the same
+//! luma it gives the same bits and quality as the reference and the `pdqhash` package.
+
+use std::sync::OnceLock;
+
+use super::{luma, ImageHash, Pixels};
+
+// PDQ reference: images smaller than this in either dimension hash to zero, quality 0.
+const MIN_HASHABLE_DIM: usize = 5;
+// PDQ reference: PDQ_NUM_JAROSZ_XY_PASSES.
+const JAROSZ_PASSES: usize = 2;
+// PDQ reference: the image is decimated to 64x64 before the DCT.
+const DOWNSAMPLE: usize = 64;
+// PDQ reference: 16x16 DCT coefficients (rows/columns 1..=16, DC skipped).
+const DCT: usize = 16;
+
+/// A PDQ hash: bit `k = 16 i + j` set when DCT coefficient `(i, j)` is above the median.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PdqHash {
+    /// Bits packed big-endian as the PDQ hex prints them: byte 0 holds bits 255..248.
+    pub bytes: [u8; 32],
+    /// Gradient-based quality, 0..=100 (Meta discards hashes at 49 and below).
+    pub quality: u8,
+}
+
+impl PdqHash {
+    /// Whether bit `k` (0..256) is set.
+    pub fn bit(&self, k: usize) -> bool {
+        self.bytes[31 - k / 8] >> (k % 8) & 1 == 1
+    }
+
+    /// 64 hex digits, bit 255 first (the reference's `hash256_format`).
+    pub fn to_hex(&self) -> String {
+        self.bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// As a generic [`ImageHash`] with the quality attached.
+    pub fn into_image_hash(self) -> ImageHash {
+        ImageHash {
+            bytes: self.bytes.to_vec(),
+            nbits: 256,
+            quality: Some(self.quality),
+        }
+    }
+}
+
+/// The 8 dihedral transforms, in the reference's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dihedral {
+    /// The image as given.
+    Original,
+    /// Rotated 90 degrees.
+    Rotate90,
+    /// Rotated 180 degrees.
+    Rotate180,
+    /// Rotated 270 degrees.
+    Rotate270,
+    /// Mirrored about the horizontal axis (`FlipX`).
+    FlipX,
+    /// Mirrored about the vertical axis (`FlipY`).
+    FlipY,
+    /// Mirrored about the main diagonal (`FlipPlus1`, a transpose).
+    FlipPlus1,
+    /// Mirrored about the anti-diagonal (`FlipMinus1`).
+    FlipMinus1,
+}
+
+impl Dihedral {
+    /// All 8, in the reference's output order.
+    pub const ALL: [Dihedral; 8] = [
+        Self::Original,
+        Self::Rotate90,
+        Self::Rotate180,
+        Self::Rotate270,
+        Self::FlipX,
+        Self::FlipY,
+        Self::FlipPlus1,
+        Self::FlipMinus1,
+    ];
+}
+
+/// PDQ hash and quality of an 8-bit image (luma `0.299 R + 0.587 G + 0.114 B`).
+pub fn hash(pixels: &Pixels<'_>) -> PdqHash {
+    let mut luma = luma::pdq_luma(pixels);
+    hash_luma(&mut luma, pixels.height(), pixels.width())
+}
+
+/// PDQ hash of row-major float luma of `rows x cols`; `luma` is used as scratch.
+pub fn hash_luma(luma: &mut [f32], rows: usize, cols: usize) -> PdqHash {
+    match dct16(luma, rows, cols) {
+        Some((coeffs, quality)) => PdqHash {
+            bytes: threshold(&coeffs),
+            quality,
+        },
+        None => PdqHash {
+            bytes: [0; 32],
+            quality: 0,
+        },
+    }
+}
+
+/// The 8 dihedral hashes (in [`Dihedral::ALL`] order) from one DCT, and the shared quality.
+pub fn dihedral_hashes(pixels: &Pixels<'_>) -> [PdqHash; 8] {
+    let mut luma = luma::pdq_luma(pixels);
+    let zero = PdqHash {
+        bytes: [0; 32],
+        quality: 0,
+    };
+    let Some((coeffs, quality)) = dct16(&mut luma, pixels.height(), pixels.width()) else {
+        return [zero; 8];
+    };
+    Dihedral::ALL.map(|d| PdqHash {
+        bytes: threshold(&transform(&coeffs, d)),
+        quality,
+    })
+}
+
+/// Blur, decimate to 64x64, measure quality and take the 16x16 DCT; `None` if too small.
+fn dct16(luma: &mut [f32], rows: usize, cols: usize) -> Option<([f32; DCT * DCT], u8)> {
+    assert_eq!(
+        luma.len(),
+        rows * cols,
+        "luma buffer does not match its size"
+    );
+    if rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM {
+        return None;
+    }
+    let window_along_rows = jarosz_window(cols);
+    let window_along_cols = jarosz_window(rows);
+    let mut scratch = vec![0f32; luma.len()];
+    for _ in 0..JAROSZ_PASSES {
+        for (src, dst) in luma.chunks_exact(cols).zip(scratch.chunks_exact_mut(cols)) {
+            box_row(src, dst, window_along_rows);
+        }
+        box_cols(&scratch, luma, rows, cols, window_along_cols);
+    }
+    let small = decimate(luma, rows, cols);
+    let quality = quality(&small);
+    Some((dct64_to_16(&small), quality))
+}
+
+/// Box window for one axis: `ceil(dim / 128)` (reference `computeJaroszFilterWindowSize`).
+fn jarosz_window(dim: usize) -> usize {
+    dim.div_ceil(2 * DOWNSAMPLE)
+}
+
+/// The reference `box1DFloat` along a contiguous row: a running float32 sum whose window
+/// grows at the start and shrinks at the end, divided by the number of samples in it.
+fn box_row(src: &[f32], dst: &mut [f32], window: usize) {
+    let n = src.len();
+    let half = (window + 2) / 2;
+    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
+    let p3 = n - window;
+    let (mut li, mut ri, mut oi) = (0, 0, 0);
+    let mut sum = 0f32;
+    let mut count = 0usize;
+    for _ in 0..p1 {
+        sum += src[ri];
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        sum += src[ri];
+        count += 1;
+        dst[oi] = sum / count as f32;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        sum += src[ri];
+        sum -= src[li];
+        dst[oi] = sum / count as f32;
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        sum -= src[li];
+        count -= 1;
+        dst[oi] = sum / count as f32;
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// `box1DFloat` down every column at once: the same per-column arithmetic as the reference's
+/// strided loop, swept row by row so memory is read contiguously.
+fn box_cols(src: &[f32], dst: &mut [f32], rows: usize, cols: usize, window: usize) {
+    let half = (window + 2) / 2;
+    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
+    let p3 = rows - window;
+    let row = |r: usize| &src[r * cols..(r + 1) * cols];
+    let mut sum = vec![0f32; cols];
+    let (mut li, mut ri, mut oi) = (0, 0, 0);
+    let mut count = 0usize;
+    for _ in 0..p1 {
+        sum.iter_mut().zip(row(ri)).for_each(|(s, &x)| *s += x);
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        sum.iter_mut().zip(row(ri)).for_each(|(s, &x)| *s += x);
+        count += 1;
+        let c = count as f32;
+        let out = &mut dst[oi * cols..(oi + 1) * cols];
+        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        let (add, sub) = (row(ri), row(li));
+        for ((s, &a), &b) in sum.iter_mut().zip(add).zip(sub) {
+            *s += a;
+            *s -= b;
+        }
+        let c = count as f32;
+        let out = &mut dst[oi * cols..(oi + 1) * cols];
+        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        sum.iter_mut().zip(row(li)).for_each(|(s, &x)| *s -= x);
+        count -= 1;
+        let c = count as f32;
+        let out = &mut dst[oi * cols..(oi + 1) * cols];
+        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// Sample the blurred image at 64x64 cell centres: `in = (int)((out + 0.5) * n / 64)`.
+fn decimate(src: &[f32], rows: usize, cols: usize) -> [f32; DOWNSAMPLE * DOWNSAMPLE] {
+    let mut out = [0f32; DOWNSAMPLE * DOWNSAMPLE];
+    let idx = |o: usize, n: usize| (((o as f64 + 0.5) * n as f64) / DOWNSAMPLE as f64) as usize;
+    for oi in 0..DOWNSAMPLE {
+        let ii = idx(oi, rows);
+        for oj in 0..DOWNSAMPLE {
+            out[oi * DOWNSAMPLE + oj] = src[ii * cols + idx(oj, cols)];
+        }
+    }
+    out
+}
+
+/// The reference `pdqImageDomainQualityMetric`: the sum of truncated `|(u - v) * 100 / 255|`
+/// over vertical and horizontal neighbours of the 64x64 buffer, over 90, capped at 100.
+fn quality(a: &[f32; DOWNSAMPLE * DOWNSAMPLE]) -> u8 {
+    let n = DOWNSAMPLE;
+    let step = |u: f32, v: f32| (((u - v) * 100.0) / 255.0) as i32;
+    let mut sum: i64 = 0;
+    for i in 0..n - 1 {
+        for j in 0..n {
+            sum += step(a[i * n + j], a[(i + 1) * n + j]).abs() as i64;
+        }
+    }
+    for i in 0..n {
+        for j in 0..n - 1 {
+            sum += step(a[i * n + j], a[i * n + j + 1]).abs() as i64;
+        }
+    }
+    (sum / 90).min(100) as u8
+}
+
+/// `D[i][j] = sqrt(2/64) cos(pi / 2 / 64 * (i + 1) * (2 j + 1))` (reference DCT matrix). The scale
+/// factor is held as float, the product formed in double and stored as float; this was pinned
+/// down bit for bit against the reference's `pdqFloat256FromFloatLuma` on impulse images.
+fn dct_matrix() -> &'static [f32; DCT * DOWNSAMPLE] {
+    static D: OnceLock<[f32; DCT * DOWNSAMPLE]> = OnceLock::new();
+    D.get_or_init(|| {
+        let mut d = [0f32; DCT * DOWNSAMPLE];
+        let scale = (2.0f64 / 64.0).sqrt() as f32 as f64;
+        for i in 0..DCT {
+            for j in 0..DOWNSAMPLE {
+                let arg = (std::f64::consts::PI / 2.0 / 64.0) * (i + 1) as f64 * (2 * j + 1) as f64;
+                d[i * DOWNSAMPLE + j] = (scale * arg.cos()) as f32;
+            }
+        }
+        d
+    })
+}
+
+/// `B = D A D^T` in float32 with the reference's summation order (k ascending).
+fn dct64_to_16(a: &[f32; DOWNSAMPLE * DOWNSAMPLE]) -> [f32; DCT * DCT] {
+    let d = dct_matrix();
+    let n = DOWNSAMPLE;
+    let mut t = [0f32; DCT * DOWNSAMPLE];
+    for i in 0..DCT {
+        let di = &d[i * n..(i + 1) * n];
+        // T[i][j] = sum_k D[i][k] A[k][j], accumulated per j in k order.
+        let ti = &mut t[i * n..(i + 1) * n];
+        for (k, &dik) in di.iter().enumerate() {
+            let ak = &a[k * n..(k + 1) * n];
+            ti.iter_mut().zip(ak).for_each(|(s, &x)| *s += dik * x);
+        }
+    }
+    let mut b = [0f32; DCT * DCT];
+    for i in 0..DCT {
+        let ti = &t[i * n..(i + 1) * n];
+        for j in 0..DCT {
+            let dj = &d[j * n..(j + 1) * n];
+            let mut s = 0f32;
+            for k in 0..n {
+                s += ti[k] * dj[k];
+            }
+            b[i * DCT + j] = s;
+        }
+    }
+    b
+}
+
+/// Bits above the lower median (the 128th smallest, which Torben's method returns).
+fn threshold(b: &[f32; DCT * DCT]) -> [u8; 32] {
+    let mut sorted = *b;
+    let (_, &mut median, _) = sorted.select_nth_unstable_by(127, f32::total_cmp);
+    let mut bytes = [0u8; 32];
+    for (k, &v) in b.iter().enumerate() {
+        if v > median {
+            bytes[31 - k / 8] |= 1 << (k % 8);
+        }
+    }
+    bytes
+}
+
+/// The DCT of a rotated or mirrored image from the original's: coefficient `(i, j)` is the
+/// frequency pair `(i + 1, j + 1)`, so a mirror negates odd frequencies (even `i`) and a
+/// quarter-turn transposes (reference `dct16OriginalTo*`).
+fn transform(a: &[f32; DCT * DCT], d: Dihedral) -> [f32; DCT * DCT] {
+    let mut b = [0f32; DCT * DCT];
+    for i in 0..DCT {
+        for j in 0..DCT {
+            let v = a[i * DCT + j];
+            let (odd_i, odd_j) = (i & 1 == 1, j & 1 == 1);
+            let (pos, keep) = match d {
+                Dihedral::Original => ((i, j), true),
+                Dihedral::Rotate90 => ((j, i), odd_j),
+                Dihedral::Rotate180 => ((i, j), !(odd_i ^ odd_j)),
+                Dihedral::Rotate270 => ((j, i), odd_i),
+                Dihedral::FlipX => ((i, j), odd_i),
+                Dihedral::FlipY => ((i, j), odd_j),
+                Dihedral::FlipPlus1 => ((j, i), true),
+                Dihedral::FlipMinus1 => ((j, i), !(odd_i ^ odd_j)),
+            };
+            b[pos.0 * DCT + pos.1] = if keep { v } else { -v };
+        }
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(w: usize, h: usize, c: usize, seed: u64) -> Vec<u8> {
+        let mut s = seed;
+        (0..w * h * c)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 56) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn window_is_ceil_dim_over_128() {
+        assert_eq!(jarosz_window(1), 1);
+        assert_eq!(jarosz_window(128), 1);
+        assert_eq!(jarosz_window(129), 2);
+        assert_eq!(jarosz_window(4032), 32);
+    }
+
+    #[test]
+    fn box_row_averages_a_shrinking_window() {
+        let src = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut dst = [0.0; 5];
+        box_row(&src, &mut dst, 3);
+        // half = 2: outputs centred, window 2 at the edges.
+        assert_eq!(dst, [1.5, 2.0, 3.0, 4.0, 4.5]);
+    }
+
+    #[test]
+    fn box_cols_matches_box_row_on_the_transpose() {
+        let (rows, cols) = (37, 11);
+        let src: Vec<f32> = noise(cols, rows, 1, 3).iter().map(|&v| v as f32).collect();
+        let mut by_cols = vec![0f32; rows * cols];
+        box_cols(&src, &mut by_cols, rows, cols, 4);
+        for c in 0..cols {
+            let col: Vec<f32> = (0..rows).map(|r| src[r * cols + c]).collect();
+            let mut out = vec![0f32; rows];
+            box_row(&col, &mut out, 4);
+            for r in 0..rows {
+                assert_eq!(out[r].to_bits(), by_cols[r * cols + c].to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn tiny_images_hash_to_zero() {
+        let px = noise(4, 9, 3, 1);
+        let h = hash(&Pixels::new(&px, 4, 9, 3).unwrap());
+        assert_eq!(h.bytes, [0; 32]);
+        assert_eq!(h.quality, 0);
+    }
+
+    #[test]
+    fn normal_hash_has_128_bits_set() {
+        let px = noise(200, 150, 3, 7);
+        let h = hash(&Pixels::new(&px, 200, 150, 3).unwrap());
+        let ones: u32 = h.bytes.iter().map(|b| b.count_ones()).sum();
+        assert_eq!(ones, 128);
+        assert_eq!(h.to_hex().len(), 64);
+        assert!(h.quality > 0);
+    }
+
+    #[test]
+    fn dihedral_original_is_the_hash_and_mirror_matches_pixels() {
+        let (w, h) = (64, 96);
+        let px = noise(w, h, 1, 11);
+        let p = Pixels::new(&px, w, h, 1).unwrap();
+        let all = dihedral_hashes(&p);
+        assert_eq!(all[0], hash(&p));
+        // Mirror left-right: columns reversed. Equal to FlipY up to filter asymmetry.
+        let mirrored: Vec<u8> = (0..h)
+            .flat_map(|r| (0..w).rev().map(move |c| (r, c)))
+            .map(|(r, c)| px[r * w + c])
+            .collect();
+        let m = hash(&Pixels::new(&mirrored, w, h, 1).unwrap());
+        let dist = |a: &PdqHash, b: &PdqHash| -> u32 {
+            a.bytes
+                .iter()
+                .zip(&b.bytes)
+                .map(|(x, y)| (x ^ y).count_ones())
+                .sum()
+        };
+        assert!(
+            dist(&m, &all[5]) <= 40,
+            "FlipY off by {}",
+            dist(&m, &all[5])
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! Image hashing for Python: pixels, files and batches in, packed hash bytes out.
+//!
+//! The Python layer (`fingerprint/_image.py`) normalises sources to `str` paths, `bytes` or
+//! C-contiguous uint8 arrays of shape (H, W) or (H, W, C); here they are borrowed with the GIL
+//! held and all hashing runs with it released.
+
+use std::path::PathBuf;
+
+use numpy::ndarray::{Array1, Array2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+use rayon::prelude::*;
+
+use super::errors::{detach, to_py};
+use crate::error::{FingerprintError, Result};
+use crate::image::decode::{self, DecodeOptions};
+use crate::image::{hash_pixels, pdq, Algorithm, ImageHash, Pixels};
+use crate::search::pool;
+
+/// One borrowed input.
+enum Source<'a> {
+    Path(PathBuf),
+    Bytes(&'a [u8]),
+    Array {
+        data: &'a [u8],
+        height: usize,
+        width: usize,
+        channels: usize,
+    },
+}
+
+/// Borrow an array's bytes and shape, requiring uint8 (checked by the caller's extraction),
+/// C-contiguity and a (H, W) or (H, W, 1..4) shape.
+fn array_source<'a>(arr: &'a PyReadonlyArrayDyn<'_, u8>) -> PyResult<Source<'a>> {
+    let shape = arr.shape().to_vec();
+    let (height, width, channels) = match shape.as_slice() {
+        [h, w] => (*h, *w, 1),
+        [h, w, c] if (1..=4).contains(c) => (*h, *w, *c),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "image arrays must have shape (H, W) or (H, W, 1..4), got {shape:?}"
+            )))
+        }
+    };
+    let data = arr
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("image arrays must be C-contiguous"))?;
+    Ok(Source::Array {
+        data,
+        height,
+        width,
+        channels,
+    })
+}
+
+/// Options shared by every entry point.
+struct Opts {
+    algorithm: Algorithm,
+    hash_size: usize,
+    decode: DecodeOptions,
+}
+
+impl Opts {
+    fn new(
+        algorithm: &str,
+        hash_size: usize,
+        exact: bool,
+        exif: bool,
+        max_pixels: u64,
+    ) -> Result<Self> {
+        let algorithm = Algorithm::from_name(algorithm)?;
+        let min_side = (!exact)
+            .then(|| algorithm.working_size(hash_size))
+            .filter(|&s| s != usize::MAX);
+        Ok(Self {
+            algorithm,
+            hash_size,
+            decode: DecodeOptions {
+                apply_exif_orientation: exif,
+                max_pixels,
+                min_side,
+            },
+        })
+    }
+}
+
+fn hash_source(src: &Source<'_>, opts: &Opts) -> Result<ImageHash> {
+    let decoded;
+    let pixels = match src {
+        Source::Path(p) => {
+            decoded = decode::decode_path(p, &opts.decode)?;
+            decoded.pixels()?
+        }
+        Source::Bytes(b) => {
+            decoded = decode::decode(b, &opts.decode)?;
+            decoded.pixels()?
+        }
+        Source::Array {
+            data,
+            height,
+            width,
+            channels,
+        } => Pixels::new(data, *width, *height, *channels)?,
+    };
+    hash_pixels(opts.algorithm, &pixels, opts.hash_size)
+}
+
+/// Turn a hash into the `(bytes, nbits, quality)` tuple `_image.py` wraps.
+fn to_tuple(py: Python<'_>, h: ImageHash) -> (Py<PyBytes>, usize, Option<u8>) {
+    (PyBytes::new(py, &h.bytes).unbind(), h.nbits, h.quality)
+}
+
+/// Hash one path (`str`), encoded file (`bytes`) or uint8 pixel array.
+#[pyfunction]
+#[pyo3(signature = (source, algorithm, hash_size=8, exact=false, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS))]
+pub fn hash_image(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    algorithm: &str,
+    hash_size: usize,
+    exact: bool,
+    exif: bool,
+    max_pixels: u64,
+) -> PyResult<(Py<PyBytes>, usize, Option<u8>)> {
+    let opts =
+        Opts::new(algorithm, hash_size, exact, exif, max_pixels).map_err(|e| to_py(py, e))?;
+    let arr;
+    let bytes;
+    let src = if let Ok(s) = source.cast::<PyString>() {
+        Source::Path(PathBuf::from(s.to_str()?))
+    } else if let Ok(b) = source.cast::<PyBytes>() {
+        bytes = b.clone();
+        Source::Bytes(bytes.as_bytes())
+    } else if let Ok(a) = source.extract::<PyReadonlyArrayDyn<'_, u8>>() {
+        arr = a;
+        array_source(&arr)?
+    } else {
+        return Err(PyTypeError::new_err(
+            "source must be a path (str), bytes or a uint8 numpy array",
+        ));
+    };
+    let h = detach(py, || hash_source(&src, &opts))?;
+    Ok(to_tuple(py, h))
+}
+
+/// The 8 PDQ dihedral hashes of a uint8 pixel array, as `[(bytes, quality), ...]`.
+#[pyfunction]
+pub fn pdq_dihedral(
+    py: Python<'_>,
+    pixels: PyReadonlyArrayDyn<'_, u8>,
+) -> PyResult<Vec<(Py<PyBytes>, u8)>> {
+    let Source::Array {
+        data,
+        height,
+        width,
+        channels,
+    } = array_source(&pixels)?
+    else {
+        unreachable!("array_source returns arrays")
+    };
+    let all = detach(py, || {
+        let p = Pixels::new(data, width, height, channels)?;
+        Ok(pdq::dihedral_hashes(&p))
+    })?;
+    Ok(all
+        .iter()
+        .map(|h| (PyBytes::new(py, &h.bytes).unbind(), h.quality))
+        .collect())
+}
+
+/// Decode a path or encoded bytes to a uint8 array (H, W) or (H, W, C), as the hashes see it.
+#[pyfunction]
+#[pyo3(signature = (source, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS, min_side=None))]
+pub fn decode_image<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    exif: bool,
+    max_pixels: u64,
+    min_side: Option<usize>,
+) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let opts = DecodeOptions {
+        apply_exif_orientation: exif,
+        max_pixels,
+        min_side,
+    };
+    let d = if let Ok(s) = source.cast::<PyString>() {
+        let path = PathBuf::from(s.to_str()?);
+        detach(py, || decode::decode_path(&path, &opts))?
+    } else if let Ok(b) = source.cast::<PyBytes>() {
+        let bytes = b.as_bytes();
+        detach(py, || decode::decode(bytes, &opts))?
+    } else {
+        return Err(PyTypeError::new_err("source must be a path (str) or bytes"));
+    };
+    let shape = if d.channels == 1 {
+        vec![d.height, d.width]
+    } else {
+        vec![d.height, d.width, d.channels]
+    };
+    let arr = numpy::ndarray::ArrayD::from_shape_vec(shape, d.data)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(arr.into_pyarray(py))
+}
+
+/// Columnar result of [`hash_images`]: codes (n, bytes), quality (n,), ok (n,), errors.
+type Batch<'py> = (
+    Bound<'py, PyArray2<u8>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<bool>>,
+    Vec<Option<String>>,
+);
+
+/// Hash many sources in parallel with the GIL released; a failure fills its row with zeros,
+/// clears `ok` and records the message, and never stops the batch.
+#[pyfunction]
+#[pyo3(signature = (sources, algorithm, hash_size=8, threads=None, exact=false, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS))]
+#[allow(clippy::too_many_arguments)]
+pub fn hash_images<'py>(
+    py: Python<'py>,
+    sources: Vec<Bound<'py, PyAny>>,
+    algorithm: &str,
+    hash_size: usize,
+    threads: Option<usize>,
+    exact: bool,
+    exif: bool,
+    max_pixels: u64,
+) -> PyResult<Batch<'py>> {
+    let opts =
+        Opts::new(algorithm, hash_size, exact, exif, max_pixels).map_err(|e| to_py(py, e))?;
+    let nbits = opts.algorithm.bits(hash_size);
+    let nbytes = nbits.div_ceil(8);
+    // Keep every borrow alive for the duration of the parallel section.
+    let mut arrays: Vec<Option<PyReadonlyArrayDyn<'py, u8>>> = Vec::with_capacity(sources.len());
+    let mut kinds: Vec<std::result::Result<Option<PathBuf>, String>> =
+        Vec::with_capacity(sources.len());
+    for s in &sources {
+        if let Ok(p) = s.cast::<PyString>() {
+            kinds.push(Ok(Some(PathBuf::from(p.to_str()?))));
+            arrays.push(None);
+        } else if s.cast::<PyBytes>().is_ok() {
+            kinds.push(Ok(None));
+            arrays.push(None);
+        } else if let Ok(a) = s.extract::<PyReadonlyArrayDyn<'py, u8>>() {
+            kinds.push(Ok(None));
+            arrays.push(Some(a));
+        } else {
+            kinds.push(Err(format!(
+                "source must be a path (str), bytes or a uint8 numpy array, got {}",
+                s.get_type().name()?
+            )));
+            arrays.push(None);
+        }
+    }
+    let mut borrowed: Vec<std::result::Result<Source<'_>, String>> =
+        Vec::with_capacity(sources.len());
+    for ((s, kind), arr) in sources.iter().zip(kinds).zip(&arrays) {
+        borrowed.push(match (kind, arr) {
+            (Err(e), _) => Err(e),
+            (Ok(Some(path)), _) => Ok(Source::Path(path)),
+            (Ok(None), Some(a)) => array_source(a).map_err(|e| e.to_string()),
+            (Ok(None), None) => Ok(Source::Bytes(s.cast::<PyBytes>()?.as_bytes())),
+        });
+    }
+    let results: Vec<std::result::Result<ImageHash, String>> = detach(py, || {
+        pool::install(threads, || {
+            borrowed
+                .par_iter()
+                .map(|src| match src {
+                    Err(e) => Err(e.clone()),
+                    Ok(src) => {
+                        // A panic in one item is that item's error, not the batch's.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            hash_source(src, &opts)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err(FingerprintError::Internal("panic while hashing".into()))
+                        })
+                        .map_err(|e| e.to_string())
+                    }
+                })
+                .collect()
+        })
+    })?;
+    let n = results.len();
+    let mut codes = Array2::<u8>::zeros((n, nbytes));
+    let mut quality = Array1::<u8>::zeros(n);
+    let mut ok = Array1::<bool>::from_elem(n, false);
+    let mut errors = Vec::with_capacity(n);
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(h) => {
+                codes
+                    .row_mut(i)
+                    .as_slice_mut()
+                    .expect("fresh array rows are contiguous")
+                    .copy_from_slice(&h.bytes);
+                quality[i] = h.quality.unwrap_or(0);
+                ok[i] = true;
+                errors.push(None);
+            }
+            Err(e) => errors.push(Some(e)),
+        }
+    }
+    Ok((
+        codes.into_pyarray(py),
+        quality.into_pyarray(py),
+        ok.into_pyarray(py),
+        errors,
+    ))
+}

@@ -1,0 +1,448 @@
+//! Multi-index hashing (Norouzi, Punjani and Fleet, "Fast Search in Hamming
+//! Space with Multi-Index Hashing", CVPR 2012): exact sublinear radius search.
+//!
+//! Codes are cut into `m` disjoint substrings, one table per substring. If two
+//! codes are within `r` bits, then by the pigeonhole principle at least one of
+//! their substrings is within `floor(r / m)` bits. A query probes, in every
+//! table, each key within that radius of its own substring, and verifies the
+//! candidates with the full distance, so results equal a linear scan.
+//!
+//! Tables are compact: a counting-sorted array of code positions per table plus
+//! an offsets array over the `2^width` keys (no map of vectors). The index
+//! storage itself stays in [`FlatIndex`]; codes added after the last build are
+//! scanned linearly until the next rebuild.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashSet;
+
+use super::flat::FlatIndex;
+use super::scan::{self, Task};
+use super::topk::TopK;
+
+/// A probe or a random-access verification costs about as much as scanning
+/// this many codes (a cache miss against a streaming SIMD scan; measured on x86_64).
+const RANDOM_ACCESS_COST: f64 = 64.0;
+/// Candidates verified ahead of use are prefetched this far ahead.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Widest substring a table is keyed on (its offsets array has `2^width + 1` entries).
+pub const MAX_WIDTH: u32 = 24;
+
+/// One substring: `width` bits starting at bit `start` of the packed words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// First bit (bit `j` is bit `j % 64` of word `j / 64`).
+    pub start: u32,
+    /// Number of bits.
+    pub width: u32,
+}
+
+impl Part {
+    /// The substring of packed `words` as an integer key.
+    #[inline]
+    pub fn key(&self, words: &[u64]) -> u32 {
+        let w = (self.start / 64) as usize;
+        let shift = self.start % 64;
+        let lo = words[w] as u128;
+        let hi = words.get(w + 1).copied().unwrap_or(0) as u128;
+        (((hi << 64 | lo) >> shift) as u64 & ((1u64 << self.width) - 1)) as u32
+    }
+}
+
+/// The paper's table count, about `bits / log2(n)`.
+///
+/// Substrings are also kept to at most `floor(log2 n)` bits (and [`MAX_WIDTH`]), so
+/// a table's offsets array is never larger than its positions array.
+pub fn default_tables(bits: usize, n: usize) -> usize {
+    let log_n = (n.max(2) as f64).log2();
+    let m = (bits as f64 / log_n).round() as usize;
+    let widest = (log_n.floor() as usize).clamp(1, MAX_WIDTH as usize);
+    m.max(bits.div_ceil(widest)).clamp(1, bits)
+}
+
+/// Split `bits` into `m` near-equal contiguous substrings (wider ones first).
+pub fn partition(bits: usize, m: usize) -> Vec<Part> {
+    let base = bits / m;
+    let extra = bits % m;
+    let mut start = 0;
+    (0..m)
+        .map(|i| {
+            let width = (base + usize::from(i < extra)) as u32;
+            let p = Part {
+                start: start as u32,
+                width,
+            };
+            start += width as usize;
+            p
+        })
+        .collect()
+}
+
+/// Every `width`-bit mask with exactly `t` bits set (Gosper's hack), in increasing order.
+fn masks(width: u32, t: u32, mut f: impl FnMut(u32)) {
+    if t > width {
+        return;
+    }
+    if t == 0 {
+        f(0);
+        return;
+    }
+    let limit = 1u64 << width;
+    let mut c: u64 = (1u64 << t) - 1;
+    while c < limit {
+        f(c as u32);
+        let low = c & c.wrapping_neg();
+        let ripple = c + low;
+        c = (((ripple ^ c) >> 2) / low) | ripple;
+    }
+}
+
+/// `sum_{t=0..=r} C(width, t)`: keys probed per table at radius `r`.
+fn probes(width: u32, r: u32) -> f64 {
+    let mut total = 0.0;
+    let mut c = 1.0;
+    for t in 0..=r.min(width) {
+        if t > 0 {
+            c = c * f64::from(width - t + 1) / f64::from(t);
+        }
+        total += c;
+    }
+    total
+}
+
+/// One table: positions grouped by the key of one substring.
+struct Table {
+    part: Part,
+    /// `2^width + 1` offsets into `positions`.
+    offsets: Vec<u32>,
+    positions: Vec<u32>,
+}
+
+/// The substring tables over the first `built` codes of a [`FlatIndex`].
+pub struct Mih {
+    tables: Vec<Table>,
+    built: usize,
+}
+
+impl Mih {
+    /// Build `m` tables (default: [`default_tables`]) over every code of `flat`.
+    pub fn build(flat: &FlatIndex, m: Option<usize>) -> Mih {
+        let bits = flat.bits();
+        let n = flat.len();
+        let m = m
+            .unwrap_or_else(|| default_tables(bits, n))
+            .clamp(bits.div_ceil(MAX_WIDTH as usize), bits);
+        let words = flat.words();
+        // Keys of every code, table-major, computed once from the interleaved layout.
+        let parts = partition(bits, m);
+        let tables = parts
+            .par_iter()
+            .map(|&part| {
+                let mut key_of = Vec::with_capacity(n);
+                let mut q = vec![0u64; words];
+                let blocks = flat.blocks();
+                for pos in 0..n {
+                    let base = (pos / 8) * 8 * words + pos % 8;
+                    for (w, qw) in q.iter_mut().enumerate() {
+                        *qw = blocks[base + w * 8];
+                    }
+                    key_of.push(part.key(&q));
+                }
+                // Counting sort by key.
+                let mut offsets = vec![0u32; (1usize << part.width) + 1];
+                for &k in &key_of {
+                    offsets[k as usize + 1] += 1;
+                }
+                for i in 1..offsets.len() {
+                    offsets[i] += offsets[i - 1];
+                }
+                let mut fill = offsets.clone();
+                let mut positions = vec![0u32; n];
+                for (pos, &k) in key_of.iter().enumerate() {
+                    positions[fill[k as usize] as usize] = pos as u32;
+                    fill[k as usize] += 1;
+                }
+                Table {
+                    part,
+                    offsets,
+                    positions,
+                }
+            })
+            .collect();
+        Mih { tables, built: n }
+    }
+
+    /// Number of tables.
+    pub fn tables(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// The substrings the tables are keyed on.
+    pub fn parts(&self) -> Vec<Part> {
+        self.tables.iter().map(|t| t.part).collect()
+    }
+
+    /// Codes covered by the tables (later ones are scanned linearly).
+    pub fn built(&self) -> usize {
+        self.built
+    }
+
+    /// Bytes of memory the tables hold.
+    pub fn heap_bytes(&self) -> usize {
+        self.tables
+            .iter()
+            .map(|t| (t.offsets.capacity() + t.positions.capacity()) * 4)
+            .sum()
+    }
+
+    /// Expected candidates verified for a radius-`r` probe of `n` uniform codes.
+    fn expected_cost(&self, r: u32) -> f64 {
+        let per_table = r / self.tables.len() as u32;
+        self.tables
+            .iter()
+            .map(|t| {
+                let p = probes(t.part.width, per_table);
+                p + p * self.built as f64 / (1u64 << t.part.width) as f64
+            })
+            .sum()
+    }
+
+    /// Whether a radius-`r` search is expected to beat a linear scan of `n` codes.
+    pub fn worth_it(&self, r: u32, n: usize) -> bool {
+        self.expected_cost(r) * RANDOM_ACCESS_COST < n as f64
+    }
+
+    /// Append every position whose substring in some table is exactly `t` bits
+    /// from the query's (a position once per table that has it).
+    fn probe_exact(&self, q: &[u64], t: u32, out: &mut Vec<u32>) {
+        let mut keys = Vec::new();
+        for table in &self.tables {
+            let key = table.part.key(q);
+            keys.clear();
+            masks(table.part.width, t, |mask| keys.push((key ^ mask) as usize));
+            // Three passes so the random reads of each pass overlap instead of queueing.
+            for &k in &keys {
+                crate::simd::prefetch(&table.offsets[k]);
+            }
+            for k in keys.iter_mut() {
+                let start = table.offsets[*k] as usize;
+                let end = table.offsets[*k + 1] as usize;
+                if start < table.positions.len() {
+                    crate::simd::prefetch(&table.positions[start]);
+                }
+                *k = start << 32 | end;
+            }
+            for &k in &keys {
+                out.extend_from_slice(&table.positions[k >> 32..k & 0xffff_ffff]);
+            }
+        }
+    }
+
+    /// Full distances of candidate positions (prefetched ahead), passed to `f`.
+    fn verify(&self, flat: &FlatIndex, q: &[u64], cand: &[u32], mut f: impl FnMut(u32, u32)) {
+        let words = flat.words();
+        let blocks = flat.blocks();
+        let slot = |p: u32| (p as usize / 8) * 8 * words + p as usize % 8;
+        for (i, &p) in cand.iter().enumerate() {
+            if let Some(&ahead) = cand.get(i + PREFETCH_AHEAD) {
+                let base = slot(ahead);
+                for w in 0..words {
+                    crate::simd::prefetch(&blocks[base + w * 8]);
+                }
+            }
+            f(flat.distance_at(q, p as usize), p);
+        }
+    }
+
+    /// Every code within `r` of packed query `q`, as `(distance, position)`.
+    fn range_one(&self, flat: &FlatIndex, q: &[u64], r: u32) -> Vec<(u32, u32)> {
+        let per_table = r / self.tables.len() as u32;
+        let mut cand = Vec::new();
+        for t in 0..=per_table {
+            self.probe_exact(q, t, &mut cand);
+        }
+        cand.sort_unstable();
+        cand.dedup();
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        self.verify(flat, q, &cand, |d, p| {
+            if d <= r {
+                out.push((d, p));
+            }
+        });
+        self.scan_tail(flat, q, |_| r, |d, p| out.push((d, p)));
+        out
+    }
+
+    /// Scan codes added since the build linearly.
+    fn scan_tail(
+        &self,
+        flat: &FlatIndex,
+        q: &[u64],
+        mut thr: impl FnMut(()) -> u32,
+        mut hit: impl FnMut(u32, u32),
+    ) {
+        let n = flat.len();
+        if self.built >= n {
+            return;
+        }
+        let start = self.built / 8 * 8;
+        let task = Task {
+            queries: 0..1,
+            codes: start..n,
+        };
+        let scanner = crate::simd::Scanner::best(flat.code_len());
+        let built = self.built;
+        scan::scan_task(
+            &scanner,
+            q,
+            flat.blocks(),
+            &task,
+            |_| thr(()),
+            |_, first, hits| {
+                for h in hits {
+                    let pos = first + h.slot as usize;
+                    if pos >= built {
+                        hit(h.distance, pos as u32);
+                    }
+                }
+            },
+        );
+    }
+
+    /// The `k` nearest codes to packed query `q` by growing the radius, or
+    /// `None` once that would cost more than a linear scan (the caller scans).
+    fn knn_one(&self, flat: &FlatIndex, q: &[u64], k: usize) -> Option<TopK> {
+        let m = self.tables.len() as u32;
+        let n = flat.len();
+        let mut top = TopK::new(k.min(n));
+        self.scan_tail(flat, q, |_| u32::MAX, |d, p| top.offer(d, flat.id_at(p as usize)));
+        let mut seen: FxHashSet<u32> = FxHashSet::default();
+        let mut cand = Vec::new();
+        let mut spent = 0.0;
+        // Growing the radius is a gamble (the k-th neighbour may be far): stake a
+        // quarter of a scan's cost, then let the caller scan.
+        let budget = n as f64 / RANDOM_ACCESS_COST / 4.0;
+        for t in 0..=MAX_WIDTH {
+            // After probing radius t in every table, every code within m*(t+1)-1 is found.
+            let mut stage = 0.0;
+            for table in &self.tables {
+                let p = probes(table.part.width, t)
+                    - if t > 0 {
+                        probes(table.part.width, t - 1)
+                    } else {
+                        0.0
+                    };
+                stage += p * (1.0 + self.built as f64 / (1u64 << table.part.width) as f64);
+            }
+            spent += stage;
+            if spent > budget {
+                return None;
+            }
+            cand.clear();
+            self.probe_exact(q, t, &mut cand);
+            cand.retain(|&p| seen.insert(p));
+            cand.sort_unstable();
+            self.verify(flat, q, &cand, |d, p| top.offer(d, flat.id_at(p as usize)));
+            let covered = m * (t + 1) - 1;
+            if top.is_full() && top.threshold() <= covered {
+                return Some(top);
+            }
+            if self.tables.iter().all(|tb| t >= tb.part.width) {
+                return Some(top);
+            }
+        }
+        Some(top)
+    }
+
+    /// Range search for every query (row-major `queries`), in parallel; `None`
+    /// rows (none here) never occur: MIH is exact at every radius.
+    pub fn range_search(&self, flat: &FlatIndex, queries: &[u8], r: u32) -> Vec<Vec<(u32, u64)>> {
+        let packed = scan::pack_queries(queries, flat.code_len(), flat.words());
+        packed
+            .par_chunks(flat.words())
+            .map(|q| {
+                self.range_one(flat, q, r)
+                    .into_iter()
+                    .map(|(d, p)| (d, flat.id_at(p as usize)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// k-NN for every query; rows where growing the radius got too costly are `None`.
+    pub fn knn(&self, flat: &FlatIndex, queries: &[u8], k: usize) -> Vec<Option<TopK>> {
+        let packed = scan::pack_queries(queries, flat.code_len(), flat.words());
+        packed
+            .par_chunks(flat.words())
+            .map(|q| self.knn_one(flat, q, k))
+            .collect()
+    }
+
+    /// Positions `range` of the self-join (see [`super::dedup`]): for each code in
+    /// `range`, every later code within `r`, as `(row, col, distance)`.
+    pub fn self_join(&self, flat: &FlatIndex, range: Range<usize>, r: u32) -> Vec<(u32, u32, u32)> {
+        let words = flat.words();
+        let blocks = flat.blocks();
+        let mut q = vec![0u64; words];
+        let mut out = Vec::new();
+        for row in range {
+            let base = (row / 8) * 8 * words + row % 8;
+            for (w, qw) in q.iter_mut().enumerate() {
+                *qw = blocks[base + w * 8];
+            }
+            for (d, col) in self.range_one(flat, &q, r) {
+                if col as usize > row {
+                    out.push((row as u32, col, d));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_enumerate_every_combination_once() {
+        for width in 1..=10u32 {
+            for t in 0..=width {
+                let mut seen = Vec::new();
+                masks(width, t, |m| seen.push(m));
+                let expect: Vec<u32> = (0..1u32 << width).filter(|m| m.count_ones() == t).collect();
+                assert_eq!(seen, expect, "width {width} t {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn partition_covers_every_bit_once() {
+        for bits in [8, 64, 72, 256, 4096] {
+            for m in 1..=bits.min(40) {
+                let parts = partition(bits, m);
+                assert_eq!(parts.len(), m);
+                assert_eq!(parts.iter().map(|p| p.width as usize).sum::<usize>(), bits);
+                assert!(parts.windows(2).all(|w| w[0].start + w[0].width == w[1].start));
+            }
+        }
+    }
+
+    #[test]
+    fn keys_read_the_right_bits() {
+        let words = [0xdead_beef_0123_4567u64, 0x89ab_cdef_f00d_cafe];
+        let p = Part { start: 60, width: 8 };
+        assert_eq!(p.key(&words), 0xed); // 4 high bits of word 0, 4 low bits of word 1
+        assert_eq!(Part { start: 0, width: 16 }.key(&words), 0x4567);
+    }
+
+    #[test]
+    fn default_tables_follow_the_paper() {
+        assert_eq!(default_tables(256, 10_000_000), 12);
+        assert_eq!(default_tables(64, 10_000_000), 3);
+        assert!(default_tables(256, 10) >= 256 / 24);
+    }
+}

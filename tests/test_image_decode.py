@@ -1,0 +1,117 @@
+"""Decoding: formats, EXIF orientation, pixel limits and bad input (never a crash)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+import fingerprint as fp
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+VECTORS = DATA / "vectors"
+IMAGES = DATA / "images"
+
+
+def encode(image: Image.Image, fmt: str, **kw: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **kw)
+    return out.getvalue()
+
+
+def sample(mode: str = "RGB") -> Image.Image:
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    return Image.fromarray(rgb).convert(mode)
+
+
+@pytest.mark.parametrize(
+    "fmt,mode",
+    [("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "L"), ("PNG", "LA"), ("PNG", "P"), ("BMP", "RGB"),
+     ("TIFF", "RGB"), ("GIF", "P"), ("WEBP", "RGB")],
+)
+def test_lossless_formats_decode_to_pillow_pixels(fmt: str, mode: str) -> None:
+    image = sample(mode)
+    kw = {"lossless": True} if fmt == "WEBP" else {}
+    data = encode(image, fmt, **kw)
+    ours = fp.decode_image(data)
+    theirs = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+    # Compare what the hashes see: Pillow's 'L' of both.
+    ours_l = np.asarray(Image.fromarray(ours).convert("L"))
+    assert ours_l.shape == theirs.shape
+    assert np.array_equal(ours_l, theirs)
+    assert fp.ahash(data) == fp.ahash(image)
+
+
+def test_gif_first_frame() -> None:
+    frames = [Image.new("L", (20, 10), v) for v in (10, 200)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
+    pixels = fp.decode_image(out.getvalue())
+    assert pixels.shape[:2] == (10, 20)
+    assert np.asarray(Image.fromarray(pixels).convert("L")).max() <= 20
+
+
+def test_exif_orientation_applied_by_default() -> None:
+    folder = VECTORS / "pdq" / "reg-test-input" / "exif-rotn"
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    assert files
+    for f in files:
+        with Image.open(f) as im:
+            expected = ImageOps.exif_transpose(im).size
+            raw = im.size
+        assert fp.decode_image(f).shape[1::-1] == expected
+        assert fp.decode_image(f, exif=False).shape[1::-1] == raw
+
+
+def test_jpeg_reduced_scale_decode_stays_close() -> None:
+    photos = sorted((IMAGES / "originals").glob("*.jpg"))[:10]
+    assert photos
+    dists = [fp.phash(p) - fp.phash(p, exact=True) for p in photos]
+    assert max(dists) <= 12, dists
+
+
+def test_pixel_limit() -> None:
+    data = encode(sample(), "PNG")
+    with pytest.raises(fp.DecodeError, match="decompression bomb"):
+        fp.ahash(data, max_pixels=100)
+
+
+def test_corrupt_and_truncated_inputs_raise_decode_error() -> None:
+    png = encode(sample(), "PNG")
+    jpeg = encode(sample(), "JPEG", quality=90)
+    bad = [b"", b"\x00" * 100, b"GIF89a", png[:40], png[: len(png) // 2], jpeg[:30],
+           jpeg[:200], png[:8] + bytes(500)]
+    for data in bad:
+        for fn in (fp.pdq, fp.ahash, fp.phash):
+            with pytest.raises(fp.DecodeError):
+                fn(data)
+
+
+def test_flipped_bytes_never_crash() -> None:
+    rng = np.random.default_rng(8)
+    jpeg = bytearray(encode(sample(), "JPEG", quality=80))
+    for _ in range(40):
+        data = bytearray(jpeg)
+        for pos in rng.integers(2, len(data), 8):
+            data[pos] = int(rng.integers(0, 256))
+        try:
+            fp.dhash(bytes(data))
+        except fp.DecodeError:
+            pass
+
+
+def test_missing_file_is_os_error() -> None:
+    with pytest.raises(FileNotFoundError):
+        fp.ahash("/nonexistent/file.jpg")
+
+
+def test_batch_survives_bad_items() -> None:
+    good = encode(sample(), "PNG")
+    batch = fp.hash_images([good, b"nope", good[:50], "/nonexistent.png"], "pdq")
+    assert batch.ok.tolist() == [True, False, False, False]
+    assert all(batch.errors[1:]) and batch.errors[0] is None
+    assert batch[0] == fp.pdq(good)
