@@ -1,5 +1,6 @@
 //! Python bindings: the only place that sees pyo3 or numpy.
 
+mod audio;
 mod errors;
 mod image;
 mod index;
@@ -9,6 +10,10 @@ use pyo3::prelude::*;
 /// The extension module `fingerprint._core`.
 #[pymodule]
 mod _core {
+    #[pymodule_export]
+    use super::audio::{
+        audio_fingerprint_file, audio_fingerprint_pcm, compare_audio, PyAudioFingerprint, PyAudioMatch,
+    };
     #[pymodule_export]
     use super::index::{find_duplicates, simd_level, simd_levels, PyHammingIndex};
     #[pymodule_export]

@@ -1,0 +1,285 @@
+//! Audio fingerprints for Python: Chromaprint items from files, bytes or PCM arrays, the
+//! fpcalc string codec, and fingerprint comparison.
+//!
+//! The Python layer (`fingerprint/_audio.py`) normalises sources to `str` paths, `bytes` or
+//! C-contiguous 1-D float32/int16 arrays of interleaved samples; here they are borrowed with
+//! the GIL held and decoding and fingerprinting run with it released.
+
+use std::path::PathBuf;
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use super::errors::{detach, to_py};
+use crate::audio::chroma::{ALGORITHM_TEST2, ITEM_SECONDS, SAMPLE_RATE};
+use crate::audio::compare::compare;
+use crate::audio::pipeline::{self, AudioFingerprint, Options};
+use crate::audio::spectrum::{FRAME_SIZE, HOP};
+use crate::audio::{compress, simhash, Source};
+
+/// A Chromaprint (TEST2) fingerprint: uint32 items, one per 0.124 s, and the audio duration.
+#[pyclass(name = "AudioFingerprint", module = "fingerprint._core", frozen)]
+pub struct PyAudioFingerprint {
+    inner: AudioFingerprint,
+}
+
+#[pymethods]
+impl PyAudioFingerprint {
+    /// Wrap raw items (a 1-D uint32 array); `duration` defaults to the shortest audio that
+    /// gives that many items.
+    #[new]
+    #[pyo3(signature = (items, duration=None, algorithm=ALGORITHM_TEST2))]
+    fn new(
+        items: PyReadonlyArray1<'_, u32>,
+        duration: Option<f64>,
+        algorithm: u8,
+    ) -> PyResult<Self> {
+        let items = items
+            .as_slice()
+            .map_err(|_| PyValueError::new_err("items must be a C-contiguous 1-D uint32 array"))?;
+        let duration = match duration {
+            Some(d) if !(d.is_finite() && d >= 0.0) => {
+                return Err(PyValueError::new_err(format!(
+                    "duration must be finite and non-negative, got {d}"
+                )))
+            }
+            Some(d) => d,
+            None => min_duration(items.len()),
+        };
+        Ok(Self {
+            inner: AudioFingerprint {
+                items: items.to_vec(),
+                duration,
+                algorithm,
+            },
+        })
+    }
+
+    /// The items as a new uint32 array.
+    #[getter]
+    fn items<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        self.inner.items.clone().into_pyarray(py)
+    }
+
+    /// Seconds of audio the fingerprint was computed from.
+    #[getter]
+    fn duration(&self) -> f64 {
+        self.inner.duration
+    }
+
+    /// Chromaprint algorithm id (1 = TEST2, the default).
+    #[getter]
+    fn algorithm(&self) -> u8 {
+        self.inner.algorithm
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.items.len()
+    }
+
+    /// Equal when the items and the algorithm are (the duration is metadata: fpcalc strings
+    /// do not carry it).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyAudioFingerprint>()
+            .map(|o| {
+                let o = &o.get().inner;
+                o.items == self.inner.items && o.algorithm == self.inner.algorithm
+            })
+            .unwrap_or(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "AudioFingerprint(items={}, duration={:.3})",
+            self.inner.items.len(),
+            self.inner.duration
+        )
+    }
+
+    /// The compressed base64 string fpcalc prints by default.
+    fn encode(&self, py: Python<'_>) -> PyResult<String> {
+        compress::encode(&self.inner.items, self.inner.algorithm).map_err(|e| to_py(py, e))
+    }
+
+    /// Read an fpcalc fingerprint string (raises DecodeError if it is corrupt).
+    #[staticmethod]
+    #[pyo3(signature = (text, duration=None))]
+    fn decode(py: Python<'_>, text: &str, duration: Option<f64>) -> PyResult<Self> {
+        let (algorithm, items) = detach(py, || compress::decode(text))?;
+        let duration = duration.unwrap_or_else(|| min_duration(items.len()));
+        Ok(Self {
+            inner: AudioFingerprint {
+                items,
+                duration,
+                algorithm,
+            },
+        })
+    }
+
+    /// Chromaprint's 32-bit SimHash of the items (`chromaprint_hash_fingerprint`).
+    fn simhash(&self) -> u32 {
+        simhash::simhash(&self.inner.items)
+    }
+}
+
+/// Shortest audio (seconds at 11025 Hz) that yields `n` items: 4096 + (n + 18) * 1365 samples.
+fn min_duration(n: usize) -> f64 {
+    if n == 0 {
+        0.0
+    } else {
+        (FRAME_SIZE + (n + 18) * HOP) as f64 / f64::from(SAMPLE_RATE)
+    }
+}
+
+/// The best alignment of two audio fingerprints.
+#[pyclass(name = "AudioMatch", module = "fingerprint._core", frozen, get_all)]
+pub struct PyAudioMatch {
+    /// (aligned items / shorter length) * (1 - 2 BER), lowered for low-variety audio; 0..1.
+    score: f64,
+    /// Seconds to add to a time in `b` to get the same moment in `a`.
+    offset: f64,
+    /// The offset in items (0.124 s each).
+    offset_items: i64,
+    /// Fraction of differing bits over the aligned items (silence pairs left out).
+    bit_error_rate: f64,
+    /// First aligned item in `a`.
+    start_a: usize,
+    /// First aligned item in `b`.
+    start_b: usize,
+    /// Number of aligned items.
+    length: usize,
+}
+
+#[pymethods]
+impl PyAudioMatch {
+    /// The matched span in `a`, as (start, end) in seconds.
+    #[getter]
+    fn span_a(&self) -> (f64, f64) {
+        span(self.start_a, self.length)
+    }
+
+    /// The matched span in `b`, as (start, end) in seconds.
+    #[getter]
+    fn span_b(&self) -> (f64, f64) {
+        span(self.start_b, self.length)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "AudioMatch(score={:.4}, offset={:.3}, bit_error_rate={:.4}, length={})",
+            self.score, self.offset, self.bit_error_rate, self.length
+        )
+    }
+}
+
+/// Seconds covered by items `start..start + len`: item i starts at i * 1365 / 11025 s and
+/// describes the next 4096 + 18 * 1365 samples.
+fn span(start: usize, len: usize) -> (f64, f64) {
+    if len == 0 {
+        let t = start as f64 * ITEM_SECONDS;
+        return (t, t);
+    }
+    let begin = start as f64 * ITEM_SECONDS;
+    (begin, begin + min_duration(len))
+}
+
+/// Fingerprint a path (`str`) or an encoded file (`bytes`).
+#[pyfunction]
+#[pyo3(signature = (source, max_seconds=None))]
+pub fn audio_fingerprint_file(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    max_seconds: Option<f64>,
+) -> PyResult<PyAudioFingerprint> {
+    let opts = options(max_seconds)?;
+    let inner = if let Ok(s) = source.cast::<PyString>() {
+        let path = PathBuf::from(s.to_str()?);
+        detach(py, || {
+            pipeline::fingerprint_source(Source::Path(&path), &opts)
+        })?
+    } else if let Ok(b) = source.cast::<PyBytes>() {
+        let data = b.as_bytes();
+        detach(py, || {
+            pipeline::fingerprint_source(Source::Bytes(data.to_vec()), &opts)
+        })?
+    } else {
+        return Err(PyTypeError::new_err("source must be a path (str) or bytes"));
+    };
+    Ok(PyAudioFingerprint { inner })
+}
+
+/// Fingerprint interleaved PCM: a C-contiguous 1-D float32 (in [-1, 1]) or int16 array.
+#[pyfunction]
+#[pyo3(signature = (samples, sample_rate, channels=1, max_seconds=None))]
+pub fn audio_fingerprint_pcm(
+    py: Python<'_>,
+    samples: &Bound<'_, PyAny>,
+    sample_rate: u32,
+    channels: usize,
+    max_seconds: Option<f64>,
+) -> PyResult<PyAudioFingerprint> {
+    let opts = options(max_seconds)?;
+    let contiguous = || PyValueError::new_err("sample arrays must be C-contiguous and 1-D");
+    let inner = if let Ok(a) = samples.extract::<PyReadonlyArray1<'_, f32>>() {
+        let s = a.as_slice().map_err(|_| contiguous())?;
+        detach(py, || {
+            pipeline::fingerprint_f32(s, sample_rate, channels, &opts)
+        })?
+    } else if let Ok(a) = samples.extract::<PyReadonlyArray1<'_, i16>>() {
+        let s = a.as_slice().map_err(|_| contiguous())?;
+        detach(py, || {
+            pipeline::fingerprint_i16(s, sample_rate, channels, &opts)
+        })?
+    } else {
+        return Err(PyTypeError::new_err(
+            "samples must be a 1-D numpy array of dtype float32 or int16",
+        ));
+    };
+    Ok(PyAudioFingerprint { inner })
+}
+
+fn options(max_seconds: Option<f64>) -> PyResult<Options> {
+    if let Some(s) = max_seconds {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "max_seconds must be positive, got {s}"
+            )));
+        }
+    }
+    Ok(Options { max_seconds })
+}
+
+/// Align `b` against `a` at the offset with the best score. Empty fingerprints give
+/// score 0, bit error rate 0.5 and length 0.
+#[pyfunction]
+pub fn compare_audio(
+    py: Python<'_>,
+    a: &PyAudioFingerprint,
+    b: &PyAudioFingerprint,
+) -> PyResult<PyAudioMatch> {
+    let (x, y) = (&a.inner.items, &b.inner.items);
+    let m = detach(py, || Ok(compare(x, y)))?;
+    Ok(match m {
+        Some(m) => PyAudioMatch {
+            score: m.score,
+            offset: m.offset as f64 * ITEM_SECONDS,
+            offset_items: m.offset,
+            bit_error_rate: m.ber,
+            start_a: m.start_a,
+            start_b: m.start_b,
+            length: m.len,
+        },
+        None => PyAudioMatch {
+            score: 0.0,
+            offset: 0.0,
+            offset_items: 0,
+            bit_error_rate: 0.5,
+            start_a: 0,
+            start_b: 0,
+            length: 0,
+        },
+    })
+}
