@@ -1,6 +1,6 @@
 //! The flat index against a brute-force reference, and the file format against damage.
 
-use _core::search::{find_duplicates, persist, FlatIndex};
+use _core::search::{find_duplicates, find_duplicates_with, persist, FlatIndex, Method};
 use _core::simd::scalar;
 use _core::FingerprintError;
 use proptest::prelude::*;
@@ -85,6 +85,10 @@ proptest! {
         let mut next = rng(seed);
         let codes: Vec<u8> = (0..n * cl).map(|_| next() & 0x11).collect();
         let got = find_duplicates(&codes, cl, r).unwrap();
+        for tables in [None, Some(cl * 8), Some((cl * 8).div_ceil(24).max(2).min(cl * 8))] {
+            let joined = find_duplicates_with(&codes, cl, r, Method::Mih, tables).unwrap();
+            prop_assert_eq!(&joined, &got, "tables {:?}", tables);
+        }
         let mut expect = (vec![], vec![], vec![]);
         for i in 0..n {
             for j in i + 1..n {

@@ -19,7 +19,7 @@ from ._image import (
     phash,
     whash,
 )
-from ._index import HammingIndex, find_duplicates
+from ._index import HammingIndex, find_duplicates, iter_duplicates
 from .errors import (
     CorruptIndexError,
     DecodeError,
@@ -37,6 +37,7 @@ __all__ = [
     "compare_audio",
     "HammingIndex",
     "find_duplicates",
+    "iter_duplicates",
     "ImageHash",
     "HashBatch",
     "ahash",

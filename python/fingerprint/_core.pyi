@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension `fingerprint._core`."""
 
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -39,9 +39,27 @@ class HammingIndex:
     @staticmethod
     def verify(path: str) -> None: ...
 
+_Pairs = Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]
+
 def find_duplicates(
-    codes: npt.NDArray[np.uint8], max_distance: int, threads: Optional[int] = None
-) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]: ...
+    codes: npt.NDArray[np.uint8],
+    max_distance: int,
+    method: str = "auto",
+    tables: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> _Pairs: ...
+
+class DuplicateJoin:
+    def __new__(
+        cls,
+        codes: npt.NDArray[np.uint8],
+        max_distance: int,
+        tables: Optional[int] = None,
+        threads: Optional[int] = None,
+    ) -> DuplicateJoin: ...
+    @property
+    def tables(self) -> int: ...
+    def next_chunk(self) -> Optional[_Pairs]: ...
 def simd_level() -> str: ...
 def simd_levels() -> List[str]: ...
 
@@ -61,6 +79,7 @@ def hash_images(
     exact: bool = False,
     exif: bool = True,
     max_pixels: int = 178956970,
+    progress: Optional[Callable[[int, int], object]] = None,
 ) -> Tuple[
     npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.bool_], List[Optional[str]]
 ]: ...

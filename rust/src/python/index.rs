@@ -11,6 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::errors::detach;
+use crate::search::join::SelfJoin;
 use crate::search::{self, persist, pool, Index, Method};
 use crate::simd::Level;
 
@@ -209,36 +210,112 @@ impl PyHammingIndex {
     }
 }
 
+type PairArrays<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i32>>,
+);
+
+fn pair_arrays<'py>(py: Python<'py>, pairs: impl Iterator<Item = (u64, u64, u32)>) -> PairArrays<'py> {
+    let (mut left, mut right, mut dist) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, j, d) in pairs {
+        left.push(i as i64);
+        right.push(j as i64);
+        dist.push(d as i32);
+    }
+    (left.into_pyarray(py), right.into_pyarray(py), dist.into_pyarray(py))
+}
+
 /// All pairs of rows within `max_distance`: (left, right, distances), left < right.
 #[pyfunction]
-#[pyo3(signature = (codes, max_distance, threads=None))]
-#[allow(clippy::type_complexity)]
+#[pyo3(signature = (codes, max_distance, method="auto", tables=None, threads=None))]
 pub fn find_duplicates<'py>(
     py: Python<'py>,
     codes: PyReadonlyArray2<'_, u8>,
     max_distance: u32,
+    method: &str,
+    tables: Option<usize>,
     threads: Option<usize>,
-) -> PyResult<(
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<i32>>,
-)> {
+) -> PyResult<PairArrays<'py>> {
     let code_len = codes.shape()[1];
     search::code_len_for_bits(code_len * 8).map_err(|e| super::errors::to_py(py, e))?;
+    let method = Method::parse(method).map_err(|e| super::errors::to_py(py, e))?;
     let c = code_bytes(&codes, code_len, "codes")?;
     let p = detach(py, || {
         pool::install(threads, || {
-            search::find_duplicates(c, code_len, max_distance)
+            search::find_duplicates_with(c, code_len, max_distance, method, tables)
         })?
     })?;
-    let left: Vec<i64> = p.left.into_iter().map(|x| x as i64).collect();
-    let right: Vec<i64> = p.right.into_iter().map(|x| x as i64).collect();
-    let dist: Vec<i32> = p.distances.into_iter().map(|x| x as i32).collect();
-    Ok((
-        left.into_pyarray(py),
-        right.into_pyarray(py),
-        dist.into_pyarray(py),
+    Ok(pair_arrays(
+        py,
+        p.left
+            .into_iter()
+            .zip(p.right)
+            .zip(p.distances)
+            .map(|((i, j), d)| (i, j, d)),
     ))
+}
+
+/// A self-join run table by table (core of `fingerprint.iter_duplicates`).
+#[pyclass(name = "DuplicateJoin", module = "fingerprint._core")]
+pub struct PyDuplicateJoin {
+    join: Option<SelfJoin>,
+    threads: Option<usize>,
+}
+
+#[pymethods]
+impl PyDuplicateJoin {
+    #[new]
+    #[pyo3(signature = (codes, max_distance, tables=None, threads=None))]
+    fn new(
+        py: Python<'_>,
+        codes: PyReadonlyArray2<'_, u8>,
+        max_distance: u32,
+        tables: Option<usize>,
+        threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let code_len = codes.shape()[1];
+        search::code_len_for_bits(code_len * 8).map_err(|e| super::errors::to_py(py, e))?;
+        let c = code_bytes(&codes, code_len, "codes")?;
+        let join = detach(py, || {
+            pool::install(threads, || SelfJoin::new(c, code_len, max_distance, tables))?
+        })?;
+        Ok(Self {
+            join: Some(join),
+            threads,
+        })
+    }
+
+    /// Number of tables (chunks) the join runs.
+    #[getter]
+    fn tables(&self) -> usize {
+        self.join.as_ref().map_or(0, SelfJoin::tables)
+    }
+
+    /// The pairs first found by the next table, or None when done.
+    fn next_chunk<'py>(&mut self, py: Python<'py>) -> PyResult<Option<PairArrays<'py>>> {
+        let Some(join) = self.join.as_mut() else {
+            return Ok(None);
+        };
+        let threads = self.threads;
+        let chunk = detach(py, || pool::install(threads, || join.next_table()))?;
+        match chunk {
+            Some(mut pairs) => {
+                pairs.sort_unstable();
+                Ok(Some(pair_arrays(
+                    py,
+                    pairs
+                        .into_iter()
+                        .map(|(i, j, d)| (u64::from(i), u64::from(j), d)),
+                )))
+            }
+            None => {
+                // Free the packed codes as soon as the last table has run.
+                self.join = None;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// The SIMD level searches use on this machine.

@@ -15,7 +15,7 @@ mod _core {
         audio_fingerprint_file, audio_fingerprint_pcm, compare_audio, PyAudioFingerprint, PyAudioMatch,
     };
     #[pymodule_export]
-    use super::index::{find_duplicates, simd_level, simd_levels, PyHammingIndex};
+    use super::index::{find_duplicates, simd_level, simd_levels, PyDuplicateJoin, PyHammingIndex};
     #[pymodule_export]
     use super::image::{decode_image, hash_image, hash_images, pdq_dihedral};
 }

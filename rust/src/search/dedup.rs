@@ -2,6 +2,8 @@
 
 use rayon::prelude::*;
 
+use super::index::Method;
+use super::join;
 use super::scan::{self, Task};
 use crate::error::{FingerprintError, Result};
 use crate::simd::{layout, Scanner};
@@ -19,6 +21,39 @@ pub struct Pairs {
 
 /// Rows per task: a block of rows passes over one tile of columns at a time.
 const ROW_BLOCK: usize = scan::QUERY_BLOCK * 2;
+
+/// Every pair of rows of `codes` within `max_distance`, by the method given:
+/// `Flat` scans all pairs, `Mih` runs the substring self-join of
+/// [`super::join`], `Auto` picks whichever the cost model says is cheaper.
+pub fn find_duplicates_with(
+    codes: &[u8],
+    code_len: usize,
+    max_distance: u32,
+    method: Method,
+    tables: Option<usize>,
+) -> Result<Pairs> {
+    let n = if code_len == 0 { 0 } else { codes.len() / code_len };
+    let use_join = match method {
+        Method::Flat => false,
+        Method::Mih => true,
+        Method::Auto => {
+            let bits = code_len * 8;
+            let m = join::best_tables(bits, n, max_distance);
+            n >= 20_000 && join::cost(bits, n, m, max_distance) < join::flat_cost(n)
+        }
+    };
+    if !use_join {
+        return find_duplicates(codes, code_len, max_distance);
+    }
+    let all = join::join_all(codes, code_len, max_distance, tables)?;
+    let mut pairs = Pairs::default();
+    for (i, j, d) in all {
+        pairs.left.push(u64::from(i));
+        pairs.right.push(u64::from(j));
+        pairs.distances.push(d);
+    }
+    Ok(pairs)
+}
 
 /// Every pair of rows of `codes` (`code_len` bytes each) within `max_distance`.
 ///

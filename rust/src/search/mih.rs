@@ -24,9 +24,6 @@ use super::topk::TopK;
 /// A probe or a random-access verification costs about as much as scanning
 /// this many codes (a cache miss against a streaming SIMD scan; measured on x86_64).
 const RANDOM_ACCESS_COST: f64 = 64.0;
-/// Candidates verified ahead of use are prefetched this far ahead.
-const PREFETCH_AHEAD: usize = 16;
-
 /// Widest substring a table is keyed on (its offsets array has `2^width + 1` entries).
 pub const MAX_WIDTH: u32 = 24;
 
@@ -99,8 +96,15 @@ fn masks(width: u32, t: u32, mut f: impl FnMut(u32)) {
     }
 }
 
+/// Every `width`-bit mask with at most `r` bits set.
+pub fn masks_upto(width: u32, r: u32, mut f: impl FnMut(u32)) {
+    for t in 0..=r.min(width) {
+        masks(width, t, &mut f);
+    }
+}
+
 /// `sum_{t=0..=r} C(width, t)`: keys probed per table at radius `r`.
-fn probes(width: u32, r: u32) -> f64 {
+pub fn probes(width: u32, r: u32) -> f64 {
     let mut total = 0.0;
     let mut c = 1.0;
     for t in 0..=r.min(width) {
@@ -242,17 +246,10 @@ impl Mih {
 
     /// Full distances of candidate positions (prefetched ahead), passed to `f`.
     fn verify(&self, flat: &FlatIndex, q: &[u64], cand: &[u32], mut f: impl FnMut(u32, u32)) {
-        let words = flat.words();
-        let blocks = flat.blocks();
-        let slot = |p: u32| (p as usize / 8) * 8 * words + p as usize % 8;
-        for (i, &p) in cand.iter().enumerate() {
-            if let Some(&ahead) = cand.get(i + PREFETCH_AHEAD) {
-                let base = slot(ahead);
-                for w in 0..words {
-                    crate::simd::prefetch(&blocks[base + w * 8]);
-                }
-            }
-            f(flat.distance_at(q, p as usize), p);
+        let mut dist = Vec::with_capacity(cand.len());
+        crate::simd::pairs::gather()(q, flat.blocks(), cand, &mut dist);
+        for (&p, d) in cand.iter().zip(dist) {
+            f(d, p);
         }
     }
 

@@ -4,6 +4,7 @@ pub mod dedup;
 pub mod flat;
 pub mod ids;
 pub mod index;
+pub mod join;
 pub mod mih;
 pub mod persist;
 pub mod pool;
@@ -11,7 +12,7 @@ pub mod scan;
 pub mod store;
 pub mod topk;
 
-pub use dedup::{find_duplicates, Pairs};
+pub use dedup::{find_duplicates, find_duplicates_with, Pairs};
 pub use flat::{FlatIndex, Knn, Ranges};
 pub use index::{Index, Method};
 

@@ -7,6 +7,7 @@
 //! exercise every path. Every path is tested bit-exact against [`scalar`].
 
 pub mod layout;
+pub mod pairs;
 pub mod popcnt;
 pub mod scalar;
 
