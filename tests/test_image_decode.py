@@ -115,3 +115,28 @@ def test_batch_survives_bad_items() -> None:
     assert batch.ok.tolist() == [True, False, False, False]
     assert all(batch.errors[1:]) and batch.errors[0] is None
     assert batch[0] == fp.pdq(good)
+
+
+def test_hash_images_reports_progress_on_the_calling_thread() -> None:
+    import threading
+
+    good = encode(sample(), "PNG")
+    calls: list[tuple[int, int, int]] = []
+    batch = fp.hash_images(
+        [good] * 6, "dhash", threads=2,
+        progress=lambda done, total: calls.append((done, total, threading.get_ident())),
+    )
+    assert batch.ok.all()
+    assert calls and calls[-1][:2] == (6, 6)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    assert {c[2] for c in calls} == {threading.get_ident()}
+
+
+def test_hash_images_progress_exception_propagates() -> None:
+    good = encode(sample(), "PNG")
+
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fp.hash_images([good] * 4, "ahash", progress=stop)

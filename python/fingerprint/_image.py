@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -229,11 +229,16 @@ def whash(
 def pdq(
     source: ImageSource,
     *,
+    exact: bool = False,
     exif: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> ImageHash:
-    """Meta's 256-bit PDQ hash with its 0..100 `.quality` (decodes at full resolution)."""
-    return _hash(source, "pdq", 8, True, exif, max_pixels)
+    """Meta's 256-bit PDQ hash with its 0..100 `.quality`.
+
+    Large JPEGs are decoded at a reduced DCT scale (short side >= 256); `exact=True` decodes at
+    full resolution, matching `pdqhash` on Pillow's pixels. Arrays are always hashed exactly.
+    """
+    return _hash(source, "pdq", 8, exact, exif, max_pixels)
 
 
 def pdq_dihedral(source: ImageSource) -> List[ImageHash]:
@@ -290,8 +295,13 @@ def hash_images(
     exact: bool = False,
     exif: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Optional[Callable[[int, int], object]] = None,
 ) -> HashBatch:
-    """Hash many images in parallel (GIL released); a bad item sets `ok[i] = False` and `errors[i]`."""
+    """Hash many images in parallel (GIL released); a bad item sets `ok[i] = False` and `errors[i]`.
+
+    `progress(done, total)` is called from the calling thread as items finish; if it raises,
+    the remaining items are skipped and the exception propagates.
+    """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
     prepared: List[Any] = []
@@ -303,7 +313,7 @@ def hash_images(
     # Items that failed normalisation go through as objects the core reports as bad sources.
     core_sources = [p if not isinstance(p, Exception) else None for p in prepared]
     codes, quality, ok, errors = _core.hash_images(
-        core_sources, algorithm, hash_size, threads, exact or algorithm == "pdq", exif, max_pixels
+        core_sources, algorithm, hash_size, threads, exact, exif, max_pixels, progress
     )
     for i, p in enumerate(prepared):
         if isinstance(p, Exception):

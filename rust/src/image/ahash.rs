@@ -1,13 +1,12 @@
 //! imagehash `average_hash`: grey, LANCZOS to `hash_size x hash_size`, bit = pixel above the mean.
 
-use super::{check_hash_size, luma, resize, ImageHash, Pixels};
+use super::{check_hash_size, resize, ImageHash, Pixels};
 use crate::error::Result;
 
 /// aHash of `pixels` (`hash_size * hash_size` bits), bit-identical to imagehash 4.3.
 pub fn hash(pixels: &Pixels<'_>, hash_size: usize) -> Result<ImageHash> {
     check_hash_size(hash_size)?;
-    let grey = luma::pillow_l(pixels);
-    let small = resize::lanczos_l(&grey, pixels.width(), pixels.height(), hash_size, hash_size);
+    let small = resize::lanczos_pixels(pixels, hash_size, hash_size);
     Ok(ImageHash::from_msb_first(&bits(&small)))
 }
 

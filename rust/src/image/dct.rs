@@ -6,7 +6,9 @@
 //! even outputs are the half-size DCT of `x[n] + x[N-1-n]`, odd outputs sum `x[n] - x[N-1-n]`,
 //! so pHash's median threshold sees the same exact zeros.
 
+use std::cell::RefCell;
 use std::f64::consts::PI;
+use std::rc::Rc;
 
 /// `cos(pi a / (2 n))`, reduced to the first quadrant so that symmetric angles give exactly
 /// opposite values and quarter turns give exact zeros.
@@ -23,15 +25,37 @@ fn cos_quarter(a: usize, n: usize) -> f64 {
     }
 }
 
+/// `cos_quarter(a, n)` for `a` in `0..4n` (it depends only on `a mod 4n`), kept per thread.
+fn cos_table(n: usize) -> Rc<Vec<f64>> {
+    thread_local! {
+        static TABLES: RefCell<Vec<(usize, Rc<Vec<f64>>)>> = const { RefCell::new(Vec::new()) };
+    }
+    TABLES.with(|t| {
+        let mut t = t.borrow_mut();
+        if let Some((_, v)) = t.iter().find(|(m, _)| *m == n) {
+            return v.clone();
+        }
+        let v = Rc::new((0..4 * n).map(|a| cos_quarter(a, n)).collect::<Vec<_>>());
+        // Sizes come from hash_size (a handful in practice); bound the cache anyway.
+        if t.len() >= 32 {
+            t.clear();
+        }
+        t.push((n, v.clone()));
+        v
+    })
+}
+
 /// The first `out.len()` coefficients of the DCT-II of `x` (scipy's scaling, factor 2 included).
 pub fn dct2(x: &[f64], out: &mut [f64]) {
     let n = x.len();
     assert!(out.len() <= n, "more DCT outputs than inputs");
+    let table = cos_table(n);
+    let cos = |a: usize| table[a % (4 * n)];
     if n % 2 == 1 {
         for (k, y) in out.iter_mut().enumerate() {
             let mut s = 0.0;
             for (i, &v) in x.iter().enumerate() {
-                s += v * cos_quarter(k * (2 * i + 1), n);
+                s += v * cos(k * (2 * i + 1));
             }
             *y = 2.0 * s;
         }
@@ -49,7 +73,7 @@ pub fn dct2(x: &[f64], out: &mut [f64]) {
     for k in (1..out.len()).step_by(2) {
         let mut s = 0.0;
         for (i, &d) in v.iter().enumerate() {
-            s += d * cos_quarter(k * (2 * i + 1), n);
+            s += d * cos(k * (2 * i + 1));
         }
         out[k] = 2.0 * s;
     }

@@ -1,14 +1,13 @@
 //! imagehash `dhash`: grey, LANCZOS to `(hash_size + 1) x hash_size`, bit = right neighbour brighter.
 
-use super::{check_hash_size, luma, resize, ImageHash, Pixels};
+use super::{check_hash_size, resize, ImageHash, Pixels};
 use crate::error::Result;
 
 /// dHash of `pixels` (`hash_size * hash_size` bits), bit-identical to imagehash 4.3.
 pub fn hash(pixels: &Pixels<'_>, hash_size: usize) -> Result<ImageHash> {
     check_hash_size(hash_size)?;
-    let grey = luma::pillow_l(pixels);
     let w = hash_size + 1;
-    let small = resize::lanczos_l(&grey, pixels.width(), pixels.height(), w, hash_size);
+    let small = resize::lanczos_pixels(pixels, w, hash_size);
     Ok(ImageHash::from_msb_first(&bits(&small, w)))
 }
 

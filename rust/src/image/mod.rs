@@ -132,8 +132,12 @@ impl Algorithm {
             Self::PHash => hash_size * 4,
             // wHash resizes to the largest power of two not above the short side: needs full scale.
             Self::WHash => usize::MAX,
-            // PDQ's box filter and 64x64 decimation read the whole image.
-            Self::Pdq => usize::MAX,
+            // PDQ blurs with a box of ceil(side / 128) and samples 64x64; from a short side of 256
+            // up, each 64x64 sample still averages several decoded pixels, and Meta's C++ tool
+            // itself hashes a 512x512 nearest-neighbour resize. Exactness is not promised here
+            // (Meta's rule for other decoders: within 10 bits of the C++ reference at quality
+            // >= 80), and `exact=True` decodes at full scale like `pdqhash` on Pillow's pixels.
+            Self::Pdq => 256,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! imagehash `phash`: grey, LANCZOS to `4 hash_size` square, 2-D DCT-II, keep the top-left
 //! `hash_size x hash_size` block (DC included), bit = coefficient above its median.
 
-use super::{check_hash_size, dct, luma, resize, ImageHash, Pixels};
+use super::{check_hash_size, dct, resize, ImageHash, Pixels};
 use crate::error::Result;
 
 // imagehash `phash(highfreq_factor=4)`.
@@ -11,8 +11,7 @@ const HIGHFREQ_FACTOR: usize = 4;
 pub fn hash(pixels: &Pixels<'_>, hash_size: usize) -> Result<ImageHash> {
     check_hash_size(hash_size)?;
     let n = hash_size * HIGHFREQ_FACTOR;
-    let grey = luma::pillow_l(pixels);
-    let small = resize::lanczos_l(&grey, pixels.width(), pixels.height(), n, n);
+    let small = resize::lanczos_pixels(pixels, n, n);
     Ok(ImageHash::from_msb_first(&bits(&small, n, hash_size)))
 }
 

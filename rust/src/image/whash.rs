@@ -2,7 +2,7 @@
 //! `image_scale`, /255, remove the coarsest Haar approximation, then threshold the Haar LL band
 //! at `hash_size` on its median.
 
-use super::{check_hash_size, haar, luma, phash, resize, ImageHash, Pixels};
+use super::{check_hash_size, haar, phash, resize, ImageHash, Pixels};
 use crate::error::{FingerprintError, Result};
 
 fn log2_exact(n: usize) -> Option<u32> {
@@ -33,8 +33,7 @@ pub fn hash_with_scale(pixels: &Pixels<'_>, hash_size: usize, scale: usize) -> R
             "whash hash_size {hash_size} is larger than image_scale {scale}"
         )));
     }
-    let grey = luma::pillow_l(pixels);
-    let small = resize::lanczos_l(&grey, pixels.width(), pixels.height(), scale, scale);
+    let small = resize::lanczos_pixels(pixels, scale, scale);
     let x: Vec<f64> = small.iter().map(|&p| p as f64 / 255.0).collect();
     let x = remove_max_ll(x, scale, max_level);
     // LL band after `max_level - level` analysis levels.

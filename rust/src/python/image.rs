@@ -14,12 +14,17 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use super::errors::{detach, to_py};
 use crate::error::{FingerprintError, Result};
 use crate::image::decode::{self, DecodeOptions};
 use crate::image::{hash_pixels, pdq, Algorithm, ImageHash, Pixels};
 use crate::search::pool;
+
+/// How often `hash_images` looks at the item count to report progress.
+const PROGRESS_TICK: Duration = Duration::from_millis(50);
 
 /// One borrowed input.
 enum Source<'a> {
@@ -143,7 +148,9 @@ pub fn hash_image(
             "source must be a path (str), bytes or a uint8 numpy array",
         ));
     };
-    let h = detach(py, || hash_source(&src, &opts))?;
+    // One image, one core: the decoder's rayon work runs on a one-thread pool, so a call costs
+    // what a Pillow-based hasher costs in CPU and batches get their parallelism across images.
+    let h = detach(py, || pool::install(Some(1), || hash_source(&src, &opts))?)?;
     Ok(to_tuple(py, h))
 }
 
@@ -215,9 +222,11 @@ type Batch<'py> = (
 );
 
 /// Hash many sources in parallel with the GIL released; a failure fills its row with zeros,
-/// clears `ok` and records the message, and never stops the batch.
+/// clears `ok` and records the message, and never stops the batch. `progress(done, total)` is
+/// called on the calling thread as items finish (GIL taken only for the call); if it raises,
+/// items not yet started are skipped and the exception propagates.
 #[pyfunction]
-#[pyo3(signature = (sources, algorithm, hash_size=8, threads=None, exact=false, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS))]
+#[pyo3(signature = (sources, algorithm, hash_size=8, threads=None, exact=false, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn hash_images<'py>(
     py: Python<'py>,
@@ -228,6 +237,7 @@ pub fn hash_images<'py>(
     exact: bool,
     exif: bool,
     max_pixels: u64,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Batch<'py>> {
     let opts =
         Opts::new(algorithm, hash_size, exact, exif, max_pixels).map_err(|e| to_py(py, e))?;
@@ -265,26 +275,82 @@ pub fn hash_images<'py>(
             (Ok(None), None) => Ok(Source::Bytes(s.cast::<PyBytes>()?.as_bytes())),
         });
     }
-    let results: Vec<std::result::Result<ImageHash, String>> = detach(py, || {
+    let done = AtomicUsize::new(0);
+    let cancelled = AtomicBool::new(false);
+    let hash_all = || {
         pool::install(threads, || {
             borrowed
                 .par_iter()
-                .map(|src| match src {
-                    Err(e) => Err(e.clone()),
-                    Ok(src) => {
-                        // A panic in one item is that item's error, not the batch's.
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            hash_source(src, &opts)
-                        }))
-                        .unwrap_or_else(|_| {
-                            Err(FingerprintError::Internal("panic while hashing".into()))
-                        })
-                        .map_err(|e| e.to_string())
-                    }
+                .map(|src| {
+                    let r = match src {
+                        Err(e) => Err(e.clone()),
+                        Ok(_) if cancelled.load(Ordering::Relaxed) => {
+                            Err("cancelled: the progress callback raised".to_string())
+                        }
+                        Ok(src) => {
+                            // A panic in one item is that item's error, not the batch's.
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                hash_source(src, &opts)
+                            }))
+                            .unwrap_or_else(|_| {
+                                Err(FingerprintError::Internal("panic while hashing".into()))
+                            })
+                            .map_err(|e| e.to_string())
+                        }
+                    };
+                    done.fetch_add(1, Ordering::SeqCst);
+                    r
                 })
-                .collect()
+                .collect::<Vec<_>>()
         })
-    })?;
+    };
+    let results: Vec<std::result::Result<ImageHash, String>> = match progress {
+        None => detach(py, hash_all)?,
+        Some(callback) => {
+            let total = borrowed.len();
+            let mut raised: Option<PyErr> = None;
+            let out = py.detach(|| {
+                std::thread::scope(|scope| {
+                    // The work runs on its own thread (and the pool); this thread only reports,
+                    // taking the GIL for each call so the callback runs on the calling thread.
+                    let worker = scope.spawn(hash_all);
+                    let mut reported = usize::MAX;
+                    loop {
+                        let finished = worker.is_finished();
+                        let now = done.load(Ordering::SeqCst);
+                        if now != reported && raised.is_none() {
+                            reported = now;
+                            let call = Python::attach(|py| {
+                                callback.call1(py, (now, total))?;
+                                py.check_signals()
+                            });
+                            if let Err(e) = call {
+                                raised = Some(e);
+                                cancelled.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        if finished {
+                            break;
+                        }
+                        std::thread::sleep(PROGRESS_TICK);
+                    }
+                    worker.join()
+                })
+            });
+            if let Some(e) = raised {
+                return Err(e);
+            }
+            match out {
+                Ok(r) => r.map_err(|e| to_py(py, e))?,
+                Err(_) => {
+                    return Err(to_py(
+                        py,
+                        FingerprintError::Internal("panic in the hashing thread".into()),
+                    ))
+                }
+            }
+        }
+    };
     let n = results.len();
     let mut codes = Array2::<u8>::zeros((n, nbytes));
     let mut quality = Array1::<u8>::zeros(n);
