@@ -1,0 +1,255 @@
+"""Near-duplicate pairs to groups: SIMD pair search, union-find, and the best original per group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+import fingerprint
+
+from ._common import TRANSFORMS, Hashed, dimensions, file_size
+
+
+def image_pairs(hashed: Hashed, threshold: int, threads: Optional[int] = None) -> Dict[Tuple[int, int], Tuple[int, str]]:
+    """Every pair (i, j), i < j, within `threshold`, mapped to (distance, transform of j onto i).
+
+    With dihedral variants, a pair also counts when some rotation or mirror of one is within
+    `threshold` of the other; the smallest distance over the 8 orientations is kept.
+    """
+    n = len(hashed.paths)
+    pairs: Dict[Tuple[int, int], Tuple[int, str]] = {}
+    if n < 2:
+        return pairs
+    ii, jj, dd = fingerprint.find_duplicates(hashed.codes, threshold, threads=threads)
+    for i, j, d in zip(ii.tolist(), jj.tolist(), dd.tolist()):
+        pairs[(i, j)] = (d, TRANSFORMS[0])
+    if hashed.variants is not None:
+        # Rotations/mirrors of file i (7 per file) against the upright hashes of every file.
+        index = fingerprint.HammingIndex(hashed.bits, method="mih" if n > 10_000 else "flat")
+        index.add(hashed.codes)
+        queries = np.ascontiguousarray(hashed.variants.reshape(n * 7, -1))
+        offsets, ids, dists = index.range_search(queries, threshold, threads=threads)
+        counts = np.diff(offsets)
+        rows = np.repeat(np.arange(n * 7), counts)
+        for q, j, d in zip(rows.tolist(), ids.tolist(), dists.tolist()):
+            i, t = divmod(q, 7)
+            if i == j:
+                continue
+            key = (i, j) if i < j else (j, i)
+            if key not in pairs or d < pairs[key][0]:
+                pairs[key] = (d, TRANSFORMS[t + 1])
+    return pairs
+
+
+class UnionFind:
+    """Disjoint sets over 0..n-1 with path halving and union by size."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.size = [1] * n
+
+    def find(self, x: int) -> int:
+        """The set representative of `x`."""
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        """Join the sets of `a` and `b`."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+
+
+def components(n: int, edges: Sequence[Tuple[int, int]]) -> List[List[int]]:
+    """Connected components with at least two members, each sorted, in order of first member."""
+    uf = UnionFind(n)
+    for a, b in edges:
+        uf.union(a, b)
+    groups: Dict[int, List[int]] = {}
+    for a, b in edges:
+        for x in (a, b):
+            groups.setdefault(uf.find(x), [])
+    for x in range(n):
+        r = uf.find(x)
+        if r in groups:
+            groups[r].append(x)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+@dataclass
+class Member:
+    """One file in a group, with what the report shows about it."""
+
+    path: str
+    width: int = 0
+    height: int = 0
+    bytes: int = 0
+    quality: Optional[int] = None
+    duration: Optional[float] = None
+    distance: Optional[float] = None  # to the group's best original
+    transform: str = "none"  # of this file onto the best original
+    offset: Optional[float] = None  # audio: seconds into the best original
+
+
+@dataclass
+class Pair:
+    """A matched pair inside a group."""
+
+    a: str
+    b: str
+    distance: float
+    transform: str = "none"
+    offset: Optional[float] = None
+
+
+@dataclass
+class Group:
+    """Near-duplicates: `members[0]` is the best original."""
+
+    kind: str  # "image" or "audio"
+    members: List[Member]
+    pairs: List[Pair] = field(default_factory=list)
+
+    @property
+    def best(self) -> Member:
+        """The member to keep."""
+        return self.members[0]
+
+
+def _best_key(m: Member) -> Tuple[int, int, int, str]:
+    """Sort key, best first: largest resolution, then highest quality, then largest file."""
+    return (-(m.width * m.height), -(m.quality if m.quality is not None else -1), -m.bytes, m.path)
+
+
+def _hamming(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> int:
+    return int(np.unpackbits(np.bitwise_xor(a, b)).sum())
+
+
+def _oriented_distance(hashed: Hashed, i: int, j: int) -> Tuple[int, str]:
+    """Smallest distance between file i and file j over the orientations of j (when known)."""
+    best = (_hamming(hashed.codes[i], hashed.codes[j]), TRANSFORMS[0])
+    if hashed.variants is not None:
+        for t in range(7):
+            d = _hamming(hashed.variants[j, t], hashed.codes[i])
+            if d < best[0]:
+                best = (d, TRANSFORMS[t + 1])
+    return best
+
+
+MAX_PAIRS_SHOWN = 12  # members per group whose pairwise distances are all listed
+
+
+def image_groups(hashed: Hashed, threshold: int, threads: Optional[int] = None) -> List[Group]:
+    """Group the hashed files and choose each group's best original."""
+    pairs = image_pairs(hashed, threshold, threads)
+    groups: List[Group] = []
+    for comp in components(len(hashed.paths), list(pairs)):
+        members = []
+        for i in comp:
+            w, h = dimensions(hashed.paths[i], (int(hashed.sizes[i, 0]), int(hashed.sizes[i, 1])))
+            q = int(hashed.quality[i])
+            members.append(
+                (Member(hashed.paths[i], w, h, file_size(hashed.paths[i]), q if q >= 0 else None), i)
+            )
+        members.sort(key=lambda m: _best_key(m[0]))
+        best_i = members[0][1]
+        for m, i in members[1:]:
+            d, t = _oriented_distance(hashed, best_i, i)
+            m.distance, m.transform = d, t
+        members[0][0].distance = 0
+        shown = members[:MAX_PAIRS_SHOWN]
+        group_pairs = []
+        for x in range(len(shown)):
+            for y in range(x + 1, len(shown)):
+                d, t = _oriented_distance(hashed, shown[x][1], shown[y][1])
+                group_pairs.append(Pair(shown[x][0].path, shown[y][0].path, d, t))
+        groups.append(Group("image", [m for m, _ in members], group_pairs))
+    return groups
+
+
+def audio_groups(items: Sequence[object], min_score: float) -> List[Group]:
+    """Pairwise Chromaprint alignment (O(n^2) comparisons) joined into groups.
+
+    The best original is the longest recording, then the larger file.
+    """
+    from ._common import AudioItem
+
+    its: List[AudioItem] = list(items)  # type: ignore[arg-type]
+    matches: Dict[Tuple[int, int], Any] = {}
+    for i in range(len(its)):
+        for j in range(i + 1, len(its)):
+            m = fingerprint.compare_audio(its[i].fingerprint, its[j].fingerprint)  # type: ignore[arg-type]
+            if m.score >= min_score:
+                matches[(i, j)] = m
+    groups: List[Group] = []
+    for comp in components(len(its), list(matches)):
+        order = sorted(comp, key=lambda k: (-its[k].duration, -file_size(its[k].path), its[k].path))
+        best = order[0]
+        members = []
+        for k in order:
+            mem = Member(its[k].path, bytes=file_size(its[k].path), duration=its[k].duration)
+            if k == best:
+                mem.distance, mem.offset = 1.0, 0.0
+            else:
+                am = fingerprint.compare_audio(its[best].fingerprint, its[k].fingerprint)  # type: ignore[arg-type]
+                mem.distance, mem.offset = float(am.score), float(am.offset)
+            members.append(mem)
+        pairs = []
+        for (i, j), match in sorted(matches.items()):
+            if i in comp:
+                pairs.append(Pair(its[i].path, its[j].path, float(match.score),
+                                  offset=float(match.offset)))
+        groups.append(Group("audio", members, pairs))
+    return groups
+
+
+@dataclass
+class BankMatch:
+    """A file within the threshold of an item of a bank."""
+
+    path: str
+    bank_id: int
+    bank_path: Optional[str]
+    distance: int
+    transform: str = "none"
+
+
+def bank_matches(
+    hashed: Hashed,
+    index: "fingerprint.HammingIndex",
+    bank_paths: Dict[int, str],
+    threshold: int,
+    threads: Optional[int] = None,
+) -> List[BankMatch]:
+    """Every (file, bank item) pair within `threshold`, over all orientations when known."""
+    n = len(hashed.paths)
+    if n == 0 or len(index) == 0:
+        return []
+    nb = hashed.codes.shape[1]
+    if hashed.variants is not None:
+        queries = np.concatenate([hashed.codes[:, None, :], hashed.variants], axis=1).reshape(-1, nb)
+        per = 8
+    else:
+        queries, per = hashed.codes, 1
+    offsets, ids, dists = index.range_search(np.ascontiguousarray(queries), threshold, threads=threads)
+    best: Dict[Tuple[int, int], Tuple[int, str]] = {}
+    rows = np.repeat(np.arange(queries.shape[0]), np.diff(offsets))
+    for q, bid, d in zip(rows.tolist(), ids.tolist(), dists.tolist()):
+        i, t = divmod(q, per)
+        key = (i, bid)
+        if key not in best or d < best[key][0]:
+            best[key] = (d, TRANSFORMS[t])
+    return [
+        BankMatch(hashed.paths[i], bid, bank_paths.get(bid), d, t)
+        for (i, bid), (d, t) in sorted(best.items(), key=lambda kv: (kv[0][0], kv[1][0], kv[0][1]))
+    ]
