@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import List, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
 
+from ._core import AudioIndex as _CoreAudioIndex
 from ._core import (
     AudioFingerprint,
     AudioMatch,
@@ -16,7 +17,14 @@ from ._core import (
 )
 from ._core import compare_audio as _compare_audio
 
-__all__ = ["AudioFingerprint", "AudioMatch", "audio_fingerprint", "compare_audio", "AudioSource"]
+__all__ = [
+    "AudioFingerprint",
+    "AudioIndex",
+    "AudioMatch",
+    "audio_fingerprint",
+    "compare_audio",
+    "AudioSource",
+]
 
 AudioSource = Union[
     str,
@@ -34,11 +42,13 @@ def audio_fingerprint(
     sample_rate: Optional[int] = None,
     *,
     max_seconds: Optional[float] = None,
+    landmarks: bool = False,
 ) -> AudioFingerprint:
     """Chromaprint (TEST2) fingerprint of a file path, encoded bytes, or a PCM array.
 
     Arrays are float32 in [-1, 1] or int16, shape (n,) or (n, channels), C-contiguous,
     and need `sample_rate`. `max_seconds` keeps only the start (default: everything).
+    `landmarks=True` also extracts the peak triplets `AudioIndex` uses for tempo and pitch.
 
     >>> fp = audio_fingerprint("song.ogg")  # doctest: +SKIP
     >>> fp.encode()[:4]  # doctest: +SKIP
@@ -60,16 +70,16 @@ def audio_fingerprint(
         if not source.flags.c_contiguous:
             raise ValueError("sample arrays must be C-contiguous (use np.ascontiguousarray)")
         return audio_fingerprint_pcm(
-            source.reshape(-1), int(sample_rate), channels, max_seconds
+            source.reshape(-1), int(sample_rate), channels, max_seconds, landmarks
         )
     if sample_rate is not None:
         raise TypeError("sample_rate applies only to sample arrays")
     if isinstance(source, (bytearray, memoryview)):
         source = bytes(source)
     if isinstance(source, bytes):
-        return audio_fingerprint_file(source, max_seconds)
+        return audio_fingerprint_file(source, max_seconds, landmarks)
     if isinstance(source, (str, os.PathLike)):
-        return audio_fingerprint_file(os.fspath(source), max_seconds)
+        return audio_fingerprint_file(os.fspath(source), max_seconds, landmarks)
     raise TypeError(
         "source must be a path, bytes, or a float32/int16 numpy array, "
         f"got {type(source).__name__}"
@@ -86,3 +96,91 @@ def compare_audio(
     fa = a if isinstance(a, AudioFingerprint) else audio_fingerprint(a)
     fb = b if isinstance(b, AudioFingerprint) else audio_fingerprint(b)
     return _compare_audio(fa, fb)
+
+
+def _with_landmarks(
+    fp_or_source: Union[AudioFingerprint, AudioSource], sample_rate: Optional[int]
+) -> AudioFingerprint:
+    if isinstance(fp_or_source, AudioFingerprint):
+        if sample_rate is not None:
+            raise TypeError("sample_rate applies only to sample arrays")
+        return fp_or_source
+    return audio_fingerprint(fp_or_source, sample_rate, landmarks=True)
+
+
+class AudioIndex:
+    """Find where excerpts (5 s and more) come from, among many tracks.
+
+    Two fingerprints back it: Chromaprint items (exact copies, codecs, noise; offset to one
+    item, 0.124 s) and landmark triplets (tempo and pitch changes, heavy noise). Sources are
+    fingerprinted with both; a bare `AudioFingerprint` brings only what it holds.
+
+    >>> index = AudioIndex()  # doctest: +SKIP
+    >>> index.add(1, "song.ogg")  # doctest: +SKIP
+    >>> index.query("clip.mp3")[0].track_id  # doctest: +SKIP
+    1
+    """
+
+    def __init__(self, _core: Optional[_CoreAudioIndex] = None) -> None:
+        self._core = _core if _core is not None else _CoreAudioIndex()
+
+    def add(
+        self,
+        track_id: int,
+        fp_or_source: Union[AudioFingerprint, AudioSource],
+        sample_rate: Optional[int] = None,
+    ) -> None:
+        """Index a track (DuplicateIdError if `track_id` is already there)."""
+        self._core.add(int(track_id), _with_landmarks(fp_or_source, sample_rate))
+
+    def remove(self, track_id: int) -> None:
+        """Remove a track (MissingIdError if absent)."""
+        self._core.remove(int(track_id))
+
+    def query(
+        self,
+        fp_or_source: Union[AudioFingerprint, AudioSource],
+        top: int = 5,
+        sample_rate: Optional[int] = None,
+    ) -> List[AudioMatch]:
+        """Up to `top` matches, best first, one per track; empty when nothing matches.
+
+        Each `AudioMatch` has `track_id`, `score`, `offset` (seconds into the track where the
+        query starts), `bit_error_rate`, `method` ("chroma" or "landmark"), `time_scale`
+        and `pitch_shift`.
+        """
+        if top < 0:
+            raise ValueError(f"top must be >= 0, got {top}")
+        return self._core.query(_with_landmarks(fp_or_source, sample_rate), top)
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write the index atomically (temporary file, fsync, rename)."""
+        self._core.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "AudioIndex":
+        """Read an index written by `save` (CorruptIndexError if damaged or truncated)."""
+        return cls(_CoreAudioIndex.load(os.fspath(path)))
+
+    def ids(self) -> List[int]:
+        """Track ids in the order they were added."""
+        return self._core.ids()
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio indexed."""
+        return self._core.duration
+
+    @property
+    def memory(self) -> "tuple[int, int]":
+        """Bytes of posting lists in memory: (chroma, landmark)."""
+        return self._core.memory
+
+    def __len__(self) -> int:
+        return len(self._core)
+
+    def __contains__(self, track_id: object) -> bool:
+        return isinstance(track_id, int) and track_id >= 0 and track_id in self._core
+
+    def __repr__(self) -> str:
+        return f"AudioIndex(tracks={len(self)}, duration={self.duration:.1f}s)"

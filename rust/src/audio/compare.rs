@@ -53,6 +53,14 @@ fn errors_at(a: &[u32], b: &[u32], offset: i64) -> (u64, usize, usize, usize, us
     (errors, start_a, start_b, len, silent)
 }
 
+/// Bit error rate of `b` aligned at `offset` in `a` (pairs where both are silence left out);
+/// `None` when nothing informative overlaps.
+pub fn errors_at_offset(a: &[u32], b: &[u32], offset: i64) -> Option<f64> {
+    let (errors, _, _, len, silent) = errors_at(a, b, offset);
+    let informative = len - silent;
+    (informative > 0).then(|| errors as f64 / (32.0 * informative as f64))
+}
+
 /// Diversity of a fingerprint: min(1, (unique 14-bit keys + 10) / len + 0.5).
 fn diversity(items: &[u32]) -> f64 {
     if items.is_empty() {

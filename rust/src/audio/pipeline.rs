@@ -2,6 +2,7 @@
 
 use super::chroma::{Fingerprinter, ALGORITHM_TEST2};
 use super::decode::{decode_mono, Source};
+use super::landmarks::{Landmark, LandmarkExtractor};
 use super::resample::{to_i16, ToChromaRate};
 use crate::error::{FingerprintError, Result};
 
@@ -14,6 +15,8 @@ pub struct AudioFingerprint {
     pub duration: f64,
     /// Algorithm id (1 = TEST2).
     pub algorithm: u8,
+    /// Landmark triplets of the same audio, when asked for ([`Options::landmarks`]).
+    pub landmarks: Option<Vec<Landmark>>,
 }
 
 /// Options for fingerprinting.
@@ -21,6 +24,8 @@ pub struct AudioFingerprint {
 pub struct Options {
     /// Fingerprint only the first this many seconds (`None`: all, like `fpcalc -length 0`).
     pub max_seconds: Option<f64>,
+    /// Also extract landmark triplets (for `AudioIndex`; about doubles the cost).
+    pub landmarks: bool,
 }
 
 /// Feeds mono samples at a source rate through the resampler into the fingerprinter.
@@ -28,6 +33,7 @@ struct Chain {
     resampler: Option<ToChromaRate>,
     rate: u32,
     fp: Fingerprinter,
+    marks: Option<LandmarkExtractor>,
     buf: Vec<i16>,
     seconds: Option<f64>,
     limit: Option<u64>,
@@ -40,6 +46,7 @@ impl Chain {
             resampler: None,
             rate: 0,
             fp: Fingerprinter::new(),
+            marks: opts.landmarks.then(LandmarkExtractor::new),
             buf: Vec::new(),
             seconds: opts.max_seconds,
             limit: None,
@@ -69,6 +76,9 @@ impl Chain {
         let r = self.resampler.as_mut().expect("set above");
         r.push(mono, &mut self.buf)?;
         self.fp.push(&self.buf);
+        if let Some(m) = self.marks.as_mut() {
+            m.push(&self.buf);
+        }
         Ok(more)
     }
 
@@ -77,6 +87,9 @@ impl Chain {
             self.buf.clear();
             r.finish(&mut self.buf)?;
             self.fp.push(&self.buf);
+            if let Some(m) = self.marks.as_mut() {
+                m.push(&self.buf);
+            }
         }
         let duration = if self.rate == 0 {
             0.0
@@ -87,6 +100,7 @@ impl Chain {
             items: self.fp.into_items(),
             duration,
             algorithm: ALGORITHM_TEST2,
+            landmarks: self.marks.map(LandmarkExtractor::finish),
         })
     }
 }
@@ -148,8 +162,12 @@ pub fn fingerprint_i16(
         frames = frames.min((s.max(0.0) * f64::from(rate)) as usize);
     }
     let mut fp = Fingerprinter::new();
+    let mut marks = opts.landmarks.then(LandmarkExtractor::new);
     if channels == 1 {
         fp.push(&samples[..frames]);
+        if let Some(m) = marks.as_mut() {
+            m.push(&samples[..frames]);
+        }
     } else {
         let mut mono = Vec::with_capacity(8192);
         for block in samples[..frames * channels].chunks(8192 * channels) {
@@ -160,12 +178,16 @@ pub fn fingerprint_i16(
                 }),
             );
             fp.push(&mono);
+            if let Some(m) = marks.as_mut() {
+                m.push(&mono);
+            }
         }
     }
     Ok(AudioFingerprint {
         items: fp.into_items(),
         duration: frames as f64 / f64::from(rate),
         algorithm: ALGORITHM_TEST2,
+        landmarks: marks.map(LandmarkExtractor::finish),
     })
 }
 
@@ -224,6 +246,7 @@ mod tests {
         let s = noise(11025 * 12);
         let opts = Options {
             max_seconds: Some(10.0),
+            landmarks: false,
         };
         let fp = fingerprint_i16(&s, SAMPLE_RATE, 1, &opts).unwrap();
         assert_eq!(fp.items.len(), 59);

@@ -7,7 +7,12 @@
 
 use std::path::PathBuf;
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use numpy::ndarray::Array2;
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -15,6 +20,9 @@ use pyo3::types::{PyBytes, PyString};
 use super::errors::{detach, to_py};
 use crate::audio::chroma::{ALGORITHM_TEST2, ITEM_SECONDS, SAMPLE_RATE};
 use crate::audio::compare::compare;
+use crate::audio::index::{AudioIndex, Match, Track};
+use crate::audio::index_file;
+use crate::audio::landmarks::Landmark;
 use crate::audio::pipeline::{self, AudioFingerprint, Options};
 use crate::audio::spectrum::{FRAME_SIZE, HOP};
 use crate::audio::{compress, simhash, Source};
@@ -30,12 +38,14 @@ impl PyAudioFingerprint {
     /// Wrap raw items (a 1-D uint32 array); `duration` defaults to the shortest audio that
     /// gives that many items.
     #[new]
-    #[pyo3(signature = (items, duration=None, algorithm=ALGORITHM_TEST2))]
+    #[pyo3(signature = (items, duration=None, algorithm=ALGORITHM_TEST2, landmarks=None))]
     fn new(
         items: PyReadonlyArray1<'_, u32>,
         duration: Option<f64>,
         algorithm: u8,
+        landmarks: Option<PyReadonlyArray2<'_, u32>>,
     ) -> PyResult<Self> {
+        let landmarks = landmarks.map(|a| landmarks_from_array(&a)).transpose()?;
         let items = items
             .as_slice()
             .map_err(|_| PyValueError::new_err("items must be a C-contiguous 1-D uint32 array"))?;
@@ -53,6 +63,7 @@ impl PyAudioFingerprint {
                 items: items.to_vec(),
                 duration,
                 algorithm,
+                landmarks,
             },
         })
     }
@@ -61,6 +72,21 @@ impl PyAudioFingerprint {
     #[getter]
     fn items<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
         self.inner.items.clone().into_pyarray(py)
+    }
+
+    /// Landmark triplets as an (n, 4) uint32 array of (hash, frame, span, pitch), or None
+    /// when they were not extracted (`audio_fingerprint(..., landmarks=True)`).
+    #[getter]
+    fn landmarks<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray2<u32>>> {
+        let marks = self.inner.landmarks.as_ref()?;
+        let mut a = Array2::<u32>::zeros((marks.len(), 4));
+        for (mut row, m) in a.rows_mut().into_iter().zip(marks) {
+            row[0] = m.hash;
+            row[1] = m.frame;
+            row[2] = u32::from(m.span);
+            row[3] = u32::from(m.pitch);
+        }
+        Some(a.into_pyarray(py))
     }
 
     /// Seconds of audio the fingerprint was computed from.
@@ -115,6 +141,7 @@ impl PyAudioFingerprint {
                 items,
                 duration,
                 algorithm,
+                landmarks: None,
             },
         })
     }
@@ -123,6 +150,36 @@ impl PyAudioFingerprint {
     fn simhash(&self) -> u32 {
         simhash::simhash(&self.inner.items)
     }
+}
+
+/// Read an (n, 4) uint32 array of (hash, frame, span, pitch) rows.
+fn landmarks_from_array(a: &PyReadonlyArray2<'_, u32>) -> PyResult<Vec<Landmark>> {
+    if a.shape()[1] != 4 {
+        return Err(PyValueError::new_err(format!(
+            "landmarks must have shape (n, 4), got {:?}",
+            a.shape()
+        )));
+    }
+    let flat = a
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("landmarks must be C-contiguous"))?;
+    flat.chunks_exact(4)
+        .map(|r| {
+            let span = u16::try_from(r[2]);
+            let pitch = u16::try_from(r[3]);
+            match (span, pitch) {
+                (Ok(span), Ok(pitch)) => Ok(Landmark {
+                    hash: r[0],
+                    frame: r[1],
+                    span,
+                    pitch,
+                }),
+                _ => Err(PyValueError::new_err(
+                    "landmark span and pitch must fit in 16 bits",
+                )),
+            }
+        })
+        .collect()
 }
 
 /// Shortest audio (seconds at 11025 Hz) that yields `n` items: 4096 + (n + 18) * 1365 samples.
@@ -151,6 +208,16 @@ pub struct PyAudioMatch {
     start_b: usize,
     /// Number of aligned items.
     length: usize,
+    /// The indexed track (`AudioIndex.query`); None from `compare_audio`.
+    track_id: Option<u64>,
+    /// "chroma" (aligned Chromaprint items) or "landmark" (peak triplets).
+    method: &'static str,
+    /// Reference seconds per query second (1.0 for chroma matches).
+    time_scale: f64,
+    /// Query pitch minus reference pitch, in semitones (0.0 for chroma matches).
+    pitch_shift: f64,
+    /// Landmark triplets that line up (0 for chroma matches).
+    landmarks: usize,
 }
 
 #[pymethods]
@@ -168,9 +235,12 @@ impl PyAudioMatch {
     }
 
     fn __repr__(&self) -> String {
+        let id = self
+            .track_id
+            .map_or(String::new(), |id| format!("track_id={id}, "));
         format!(
-            "AudioMatch(score={:.4}, offset={:.3}, bit_error_rate={:.4}, length={})",
-            self.score, self.offset, self.bit_error_rate, self.length
+            "AudioMatch({id}score={:.4}, offset={:.3}, bit_error_rate={:.4}, length={}, method={:?})",
+            self.score, self.offset, self.bit_error_rate, self.length, self.method
         )
     }
 }
@@ -188,13 +258,14 @@ fn span(start: usize, len: usize) -> (f64, f64) {
 
 /// Fingerprint a path (`str`) or an encoded file (`bytes`).
 #[pyfunction]
-#[pyo3(signature = (source, max_seconds=None))]
+#[pyo3(signature = (source, max_seconds=None, landmarks=false))]
 pub fn audio_fingerprint_file(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     max_seconds: Option<f64>,
+    landmarks: bool,
 ) -> PyResult<PyAudioFingerprint> {
-    let opts = options(max_seconds)?;
+    let opts = options(max_seconds, landmarks)?;
     let inner = if let Ok(s) = source.cast::<PyString>() {
         let path = PathBuf::from(s.to_str()?);
         detach(py, || {
@@ -213,15 +284,16 @@ pub fn audio_fingerprint_file(
 
 /// Fingerprint interleaved PCM: a C-contiguous 1-D float32 (in [-1, 1]) or int16 array.
 #[pyfunction]
-#[pyo3(signature = (samples, sample_rate, channels=1, max_seconds=None))]
+#[pyo3(signature = (samples, sample_rate, channels=1, max_seconds=None, landmarks=false))]
 pub fn audio_fingerprint_pcm(
     py: Python<'_>,
     samples: &Bound<'_, PyAny>,
     sample_rate: u32,
     channels: usize,
     max_seconds: Option<f64>,
+    landmarks: bool,
 ) -> PyResult<PyAudioFingerprint> {
-    let opts = options(max_seconds)?;
+    let opts = options(max_seconds, landmarks)?;
     let contiguous = || PyValueError::new_err("sample arrays must be C-contiguous and 1-D");
     let inner = if let Ok(a) = samples.extract::<PyReadonlyArray1<'_, f32>>() {
         let s = a.as_slice().map_err(|_| contiguous())?;
@@ -241,7 +313,7 @@ pub fn audio_fingerprint_pcm(
     Ok(PyAudioFingerprint { inner })
 }
 
-fn options(max_seconds: Option<f64>) -> PyResult<Options> {
+fn options(max_seconds: Option<f64>, landmarks: bool) -> PyResult<Options> {
     if let Some(s) = max_seconds {
         if !(s.is_finite() && s > 0.0) {
             return Err(PyValueError::new_err(format!(
@@ -249,7 +321,10 @@ fn options(max_seconds: Option<f64>) -> PyResult<Options> {
             )));
         }
     }
-    Ok(Options { max_seconds })
+    Ok(Options {
+        max_seconds,
+        landmarks,
+    })
 }
 
 /// Align `b` against `a` at the offset with the best score. Empty fingerprints give
@@ -271,6 +346,11 @@ pub fn compare_audio(
             start_a: m.start_a,
             start_b: m.start_b,
             length: m.len,
+            track_id: None,
+            method: "chroma",
+            time_scale: 1.0,
+            pitch_shift: 0.0,
+            landmarks: 0,
         },
         None => PyAudioMatch {
             score: 0.0,
@@ -280,6 +360,130 @@ pub fn compare_audio(
             start_a: 0,
             start_b: 0,
             length: 0,
+            track_id: None,
+            method: "chroma",
+            time_scale: 1.0,
+            pitch_shift: 0.0,
+            landmarks: 0,
         },
     })
+}
+
+impl PyAudioMatch {
+    fn from_index(m: Match) -> Self {
+        let start_a = m.offset_items.max(0) as usize;
+        let start_b = (-m.offset_items).max(0) as usize;
+        Self {
+            score: m.score,
+            offset: m.offset,
+            offset_items: m.offset_items,
+            bit_error_rate: m.ber,
+            start_a,
+            start_b,
+            length: m.length,
+            track_id: Some(m.id),
+            method: m.method.name(),
+            time_scale: m.time_scale,
+            pitch_shift: m.pitch_shift,
+            landmarks: m.landmarks,
+        }
+    }
+}
+
+/// Excerpt search over many tracks (core of `fingerprint.AudioIndex`): chroma items for
+/// exact copies, landmark triplets for tempo and pitch changes. Searches run concurrently.
+#[pyclass(name = "AudioIndex", module = "fingerprint._core", frozen)]
+pub struct PyAudioIndex {
+    inner: RwLock<AudioIndex>,
+}
+
+impl PyAudioIndex {
+    fn read(&self) -> RwLockReadGuard<'_, AudioIndex> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self) -> RwLockWriteGuard<'_, AudioIndex> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyAudioIndex {
+    #[new]
+    fn new() -> Self {
+        Self {
+            inner: RwLock::new(AudioIndex::new()),
+        }
+    }
+
+    fn __len__(&self) -> usize {
+        self.read().len()
+    }
+
+    fn __contains__(&self, track_id: u64) -> bool {
+        self.read().contains(track_id)
+    }
+
+    /// Track ids, in the order they were added.
+    fn ids(&self) -> Vec<u64> {
+        self.read().ids()
+    }
+
+    /// Seconds of audio indexed.
+    #[getter]
+    fn duration(&self) -> f64 {
+        self.read().duration()
+    }
+
+    /// Bytes of posting lists in memory as (chroma, landmark).
+    #[getter]
+    fn memory(&self) -> (usize, usize) {
+        self.read().memory()
+    }
+
+    /// Index a fingerprint under `track_id` (its landmarks too, when it has them).
+    fn add(&self, py: Python<'_>, track_id: u64, fp: &PyAudioFingerprint) -> PyResult<()> {
+        let f = &fp.inner;
+        detach(py, || {
+            let track = Track {
+                id: track_id,
+                items: f.items.clone(),
+                landmarks: f.landmarks.clone().unwrap_or_default(),
+                duration: f.duration,
+            };
+            self.write().add(track)
+        })
+    }
+
+    /// Remove a track (MissingIdError if absent).
+    fn remove(&self, py: Python<'_>, track_id: u64) -> PyResult<()> {
+        detach(py, || self.write().remove(track_id).map(|_| ()))
+    }
+
+    /// Up to `top` tracks the fingerprint's audio comes from, best first.
+    #[pyo3(signature = (fp, top=5))]
+    fn query(
+        &self,
+        py: Python<'_>,
+        fp: &PyAudioFingerprint,
+        top: usize,
+    ) -> PyResult<Vec<PyAudioMatch>> {
+        let f = &fp.inner;
+        let marks: &[Landmark] = f.landmarks.as_deref().unwrap_or(&[]);
+        let found = detach(py, || Ok(self.read().query(&f.items, marks, top)))?;
+        Ok(found.into_iter().map(PyAudioMatch::from_index).collect())
+    }
+
+    /// Write the index to `path` atomically (temporary file, fsync, rename).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        detach(py, || index_file::save(&self.read(), &path))
+    }
+
+    /// Read an index written by `save` (CorruptIndexError if damaged).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let inner = detach(py, || index_file::load(&path))?;
+        Ok(Self {
+            inner: RwLock::new(inner),
+        })
+    }
 }

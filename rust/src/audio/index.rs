@@ -1,0 +1,251 @@
+//! `AudioIndex`: find where an excerpt of 5 s or more comes from, by chroma (Chromaprint
+//! items, exact tempo and pitch) and by landmarks (peak triplets, tempo and pitch changes).
+
+use rustc_hash::FxHashMap;
+
+use super::chroma::ITEM_SECONDS;
+use super::chroma_index::{ChromaHit, ChromaTable};
+use super::landmark_index::{LandmarkHit, LandmarkTable};
+use super::landmarks::{Landmark, FRAME_SECONDS};
+use crate::error::{FingerprintError, Result};
+
+// Landmark time scales further than this from 1 count as a tempo change (1%: below it the
+// chroma items still align, at 0.5 s drift over 50 s).
+const TEMPO_CHANGED: f64 = 0.01;
+
+/// One indexed track: what `add` was given (kept so the index can be saved and rebuilt).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Track {
+    /// Caller's id.
+    pub id: u64,
+    /// Chromaprint TEST2 items.
+    pub items: Vec<u32>,
+    /// Landmark triplets (empty when added from items only).
+    pub landmarks: Vec<Landmark>,
+    /// Seconds of audio.
+    pub duration: f64,
+}
+
+/// Which fingerprint found a match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Chromaprint items, verified by aligned bit error rate.
+    Chroma,
+    /// Peak triplets, verified by a consistent time line and pitch shift.
+    Landmark,
+}
+
+impl Method {
+    /// "chroma" or "landmark".
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Chroma => "chroma",
+            Method::Landmark => "landmark",
+        }
+    }
+}
+
+/// An excerpt found in an indexed track.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Match {
+    /// Track id.
+    pub id: u64,
+    /// Which fingerprint verified the match.
+    pub method: Method,
+    /// Chroma: (aligned share of the query) * (1 - 2 BER). Landmark: share of the query's
+    /// triplets that line up. 0..1.
+    pub score: f64,
+    /// Seconds into the track where the query starts.
+    pub offset: f64,
+    /// The offset in Chromaprint items (0.124 s).
+    pub offset_items: i64,
+    /// Aligned bit error rate of the chroma items at the offset (0.5 when not computable).
+    pub ber: f64,
+    /// Aligned items (chroma) or the query items the inliers span (landmark).
+    pub length: usize,
+    /// Track seconds per query second (1 for chroma matches).
+    pub time_scale: f64,
+    /// Query pitch minus track pitch in semitones (0 for chroma matches).
+    pub pitch_shift: f64,
+    /// Consistent triplets (landmark matches; 0 for chroma).
+    pub landmarks: usize,
+}
+
+/// The audio index. Tracks live in slots; removed slots stay empty.
+#[derive(Default)]
+pub struct AudioIndex {
+    tracks: Vec<Option<Track>>,
+    slots: FxHashMap<u64, u32>,
+    chroma: ChromaTable,
+    marks: LandmarkTable,
+}
+
+impl AudioIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of tracks.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the index holds no track.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Whether `id` is indexed.
+    pub fn contains(&self, id: u64) -> bool {
+        self.slots.contains_key(&id)
+    }
+
+    /// The indexed tracks, in slot order.
+    pub fn tracks(&self) -> impl Iterator<Item = &Track> {
+        self.tracks.iter().flatten()
+    }
+
+    /// Track ids in slot order.
+    pub fn ids(&self) -> Vec<u64> {
+        self.tracks().map(|t| t.id).collect()
+    }
+
+    /// Seconds of audio indexed.
+    pub fn duration(&self) -> f64 {
+        self.tracks().map(|t| t.duration).sum()
+    }
+
+    /// Bytes of postings held in memory (chroma, landmark).
+    pub fn memory(&self) -> (usize, usize) {
+        (self.chroma.memory(), self.marks.memory())
+    }
+
+    /// Index a track. Errors if the id is already present.
+    pub fn add(&mut self, track: Track) -> Result<()> {
+        if self.slots.contains_key(&track.id) {
+            return Err(FingerprintError::DuplicateId(track.id));
+        }
+        if !(track.duration.is_finite() && track.duration >= 0.0) {
+            return Err(FingerprintError::invalid(
+                "duration must be finite and >= 0",
+            ));
+        }
+        let slot = u32::try_from(self.tracks.len())
+            .map_err(|_| FingerprintError::invalid("too many tracks"))?;
+        self.chroma.add(slot, &track.items);
+        self.marks.add(slot, &track.landmarks);
+        self.slots.insert(track.id, slot);
+        self.tracks.push(Some(track));
+        Ok(())
+    }
+
+    /// Remove a track. Errors if the id is absent.
+    pub fn remove(&mut self, id: u64) -> Result<Track> {
+        let slot = self
+            .slots
+            .remove(&id)
+            .ok_or(FingerprintError::MissingId(id))?;
+        let track = self.tracks[slot as usize]
+            .take()
+            .expect("slot map is in sync");
+        self.chroma.remove(slot, &track.items);
+        self.marks.remove(slot, &track.landmarks);
+        // Compact when most slots are empty, so slot numbers stay dense.
+        if self.tracks.len() > 64 && self.slots.len() * 2 < self.tracks.len() {
+            let tracks: Vec<Track> = std::mem::take(&mut self.tracks)
+                .into_iter()
+                .flatten()
+                .collect();
+            *self = Self::new();
+            for t in tracks {
+                self.add(t)?;
+            }
+        }
+        Ok(track)
+    }
+
+    fn items(&self, slot: u32) -> Option<&[u32]> {
+        self.tracks
+            .get(slot as usize)?
+            .as_ref()
+            .map(|t| t.items.as_slice())
+    }
+
+    /// Up to `top` tracks the query comes from, best first; one match per track. Chroma
+    /// matches are preferred (exact offset and BER); landmarks find what chroma cannot
+    /// (tempo and pitch changes, heavy noise).
+    pub fn query(&self, items: &[u32], landmarks: &[Landmark], top: usize) -> Vec<Match> {
+        let (chroma, marks) = rayon::join(
+            || self.chroma.query(items, |s| self.items(s)),
+            || self.marks.query(landmarks),
+        );
+        let informative = items
+            .iter()
+            .filter(|&&x| x != super::chroma::SILENCE_ITEM)
+            .count()
+            .max(1);
+        let mut by_slot: FxHashMap<u32, Match> = FxHashMap::default();
+        for h in &chroma {
+            by_slot.insert(h.slot, self.chroma_match(h, informative));
+        }
+        for h in &marks {
+            // A clear tempo change makes the chroma offset drift (it aligns the middle of the
+            // query): the landmark line then gives the true start and the time scale.
+            let tempo_changed = (h.scale - 1.0).abs() >= TEMPO_CHANGED;
+            if tempo_changed || !by_slot.contains_key(&h.slot) {
+                by_slot.insert(h.slot, self.landmark_match(h, items, landmarks.len()));
+            }
+        }
+        let mut out: Vec<Match> = by_slot.into_values().collect();
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.ber.total_cmp(&b.ber))
+                .then(a.id.cmp(&b.id))
+        });
+        out.truncate(top);
+        out
+    }
+
+    fn chroma_match(&self, h: &ChromaHit, informative: usize) -> Match {
+        let id = self.tracks[h.slot as usize].as_ref().map_or(0, |t| t.id);
+        let share = (h.len as f64 / informative as f64).min(1.0);
+        Match {
+            id,
+            method: Method::Chroma,
+            score: (share * (1.0 - 2.0 * h.ber)).clamp(0.0, 1.0),
+            offset: h.offset as f64 * ITEM_SECONDS,
+            offset_items: h.offset,
+            ber: h.ber,
+            length: h.len,
+            time_scale: 1.0,
+            pitch_shift: 0.0,
+            landmarks: 0,
+        }
+    }
+
+    fn landmark_match(&self, h: &LandmarkHit, items: &[u32], total: usize) -> Match {
+        let id = self.tracks[h.slot as usize].as_ref().map_or(0, |t| t.id);
+        let offset = h.offset * FRAME_SECONDS;
+        let offset_items = (offset / ITEM_SECONDS).round() as i64;
+        // Chroma BER at the landmark offset: informative only when the tempo is unchanged.
+        let ber = self
+            .items(h.slot)
+            .and_then(|r| super::compare::errors_at_offset(r, items, offset_items))
+            .unwrap_or(0.5);
+        let span = f64::from(h.query_span.1 - h.query_span.0) * FRAME_SECONDS;
+        Match {
+            id,
+            method: Method::Landmark,
+            score: (h.inliers as f64 / total.max(1) as f64).min(1.0),
+            offset,
+            offset_items,
+            ber,
+            length: (span / ITEM_SECONDS).round() as usize,
+            time_scale: h.scale,
+            pitch_shift: h.pitch_shift,
+            landmarks: h.inliers,
+        }
+    }
+}

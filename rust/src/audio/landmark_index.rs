@@ -1,0 +1,319 @@
+//! Landmark half of the audio index: triplet-hash lookups, coarse offset votes, then a line
+//! fit t_ref = scale * t_query + offset that finds tempo change (Six & Leman 2014: the time
+//! factor of a match) and a consistent pitch difference (the frequency factor).
+
+use rustc_hash::FxHashMap;
+
+use super::landmarks::Landmark;
+
+// Span ratio (reference / query) accepted per matching triplet: tempo -15% .. +18%.
+const MIN_SCALE: f64 = 0.85;
+const MAX_SCALE: f64 = 1.18;
+// Pitch differences accepted per triplet, in semitones.
+const MAX_PITCH: f64 = 2.5;
+// Coarse offset bins for the votes (0.74 s): a 5% tempo change drifts a 30 s query by 1.5 s,
+// which three adjacent bins still hold.
+const BIN: i64 = 32;
+// Candidate windows examined per query.
+const VERIFY_CELLS: usize = 16;
+// Line fit: scales tried, and the distance (frames) at which a match is on the line.
+const SCALE_STEP: f64 = 0.004;
+const ON_LINE: f64 = 1.5;
+const PITCH_TOLERANCE: f64 = 0.75;
+// Lines tried per window by `fit` (scales x positions), for the multiple-comparison bound.
+const TRIALS: f64 = 2656.0;
+/// Fewest consistent triplets for a landmark match: above what unrelated music reaches on
+/// the dev corpus (see `landmark_threshold`).
+pub const MIN_INLIERS: usize = 12;
+
+#[derive(Clone, Copy, Debug)]
+struct Posting {
+    slot: u32,
+    frame: u32,
+    span: u16,
+    pitch: u16,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pair {
+    slot: u32,
+    tq: f64,
+    tr: f64,
+    dpitch: f64,
+}
+
+/// A verified landmark match of a query against one track.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LandmarkHit {
+    /// Track slot.
+    pub slot: u32,
+    /// Reference frame aligned with query frame 0.
+    pub offset: f64,
+    /// Reference frames per query frame (> 1: the query is faster).
+    pub scale: f64,
+    /// Query pitch minus reference pitch, in semitones.
+    pub pitch_shift: f64,
+    /// Triplets consistent with the line and the pitch shift.
+    pub inliers: usize,
+    /// Threshold the inliers were held to.
+    pub threshold: usize,
+    /// First and last query frames among the inliers.
+    pub query_span: (u32, u32),
+}
+
+/// Inverted index from triplet hash to (track slot, frame, span, pitch).
+#[derive(Default)]
+pub struct LandmarkTable {
+    table: FxHashMap<u32, Vec<Posting>>,
+    postings: usize,
+}
+
+impl LandmarkTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Index the landmarks of track `slot`.
+    pub fn add(&mut self, slot: u32, marks: &[Landmark]) {
+        for m in marks {
+            self.table.entry(m.hash).or_default().push(Posting {
+                slot,
+                frame: m.frame,
+                span: m.span,
+                pitch: m.pitch,
+            });
+        }
+        self.postings += marks.len();
+    }
+
+    /// Remove track `slot`, whose landmarks are `marks`.
+    pub fn remove(&mut self, slot: u32, marks: &[Landmark]) {
+        for m in marks {
+            if let Some(bucket) = self.table.get_mut(&m.hash) {
+                let before = bucket.len();
+                bucket.retain(|p| p.slot != slot);
+                self.postings -= before - bucket.len();
+                if bucket.is_empty() {
+                    self.table.remove(&m.hash);
+                }
+            }
+        }
+    }
+
+    /// Bytes the postings take in memory.
+    pub fn memory(&self) -> usize {
+        self.postings * std::mem::size_of::<Posting>()
+    }
+
+    /// Tracks whose landmarks line up with the query's; best per track, most inliers first.
+    pub fn query(&self, query: &[Landmark]) -> Vec<LandmarkHit> {
+        let mut pairs: Vec<Pair> = Vec::new();
+        for q in query {
+            let Some(bucket) = self.table.get(&q.hash) else {
+                continue;
+            };
+            for p in bucket {
+                let scale = f64::from(p.span) / f64::from(q.span.max(1));
+                let dpitch = (f64::from(q.pitch) - f64::from(p.pitch)) / 16.0;
+                if (MIN_SCALE..=MAX_SCALE).contains(&scale) && dpitch.abs() <= MAX_PITCH {
+                    pairs.push(Pair {
+                        slot: p.slot,
+                        tq: f64::from(q.frame),
+                        tr: f64::from(p.frame),
+                        dpitch,
+                    });
+                }
+            }
+        }
+        let mut votes: FxHashMap<(u32, i64), u32> = FxHashMap::default();
+        for p in &pairs {
+            *votes
+                .entry((p.slot, ((p.tr - p.tq).floor() as i64).div_euclid(BIN)))
+                .or_default() += 1;
+        }
+        let mut ranked: Vec<((u32, i64), u32)> = votes
+            .iter()
+            .map(|(&(s, b), &v)| {
+                let near = votes.get(&(s, b - 1)).copied().unwrap_or(0)
+                    + votes.get(&(s, b + 1)).copied().unwrap_or(0);
+                ((s, b), v + near)
+            })
+            .filter(|&(_, v)| v as usize >= MIN_INLIERS)
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut chosen: Vec<(u32, i64)> = Vec::new();
+        for &((s, b), _) in &ranked {
+            if chosen.len() == VERIFY_CELLS {
+                break;
+            }
+            if chosen
+                .iter()
+                .any(|&(s2, b2)| s2 == s && (b2 - b).abs() <= 1)
+            {
+                continue;
+            }
+            chosen.push((s, b));
+        }
+        let mut best: FxHashMap<u32, LandmarkHit> = FxHashMap::default();
+        for (slot, b) in chosen {
+            let lo = ((b - 1) * BIN) as f64;
+            let hi = ((b + 2) * BIN) as f64;
+            let window: Vec<Pair> = pairs
+                .iter()
+                .filter(|p| p.slot == slot && (lo..hi).contains(&(p.tr - p.tq).floor()))
+                .copied()
+                .collect();
+            if let Some(hit) = fit(slot, &window) {
+                let better = best.get(&slot).is_none_or(|h| hit.inliers > h.inliers);
+                if better {
+                    best.insert(slot, hit);
+                }
+            }
+        }
+        let mut out: Vec<LandmarkHit> = best.into_values().collect();
+        out.sort_by(|a, b| b.inliers.cmp(&a.inliers).then(a.slot.cmp(&b.slot)));
+        out
+    }
+}
+
+/// Inliers a match needs when `window` pairs fell in its candidate window: at least
+/// [`MIN_INLIERS`], and far above what chance alignment of that many pairs gives (a random
+/// pair lands within +-1.5 frames of a line in a 96-frame window with probability ~3/96;
+/// the fit tries 83 scales x 32 line positions, so the Poisson tail is held below 1e-7
+/// after multiplying by those 2,656 trials).
+pub fn landmark_threshold(window: usize) -> usize {
+    let lambda = window as f64 * (2.0 * ON_LINE / (3 * BIN) as f64);
+    // Smallest k with P(Poisson(lambda) >= k) * trials < 1e-7.
+    let mut k = 0usize;
+    let mut term = (-lambda).exp();
+    let mut cdf = term;
+    while (1.0 - cdf) * TRIALS >= 1e-7 && k < 10_000 {
+        k += 1;
+        term *= lambda / k as f64;
+        cdf += term;
+    }
+    (k + 1).max(MIN_INLIERS)
+}
+
+/// Best line t_ref = scale * t_query + offset through `pairs` with a consistent pitch shift.
+fn fit(slot: u32, pairs: &[Pair]) -> Option<LandmarkHit> {
+    let threshold = landmark_threshold(pairs.len());
+    if pairs.len() < threshold {
+        return None;
+    }
+    let mut best = (0usize, 1.0f64, 0.0f64);
+    let mut offsets: Vec<f64> = Vec::with_capacity(pairs.len());
+    let steps = ((MAX_SCALE - MIN_SCALE) / SCALE_STEP).round() as usize;
+    for i in 0..=steps {
+        let scale = MIN_SCALE + i as f64 * SCALE_STEP;
+        offsets.clear();
+        offsets.extend(pairs.iter().map(|p| p.tr - scale * p.tq));
+        offsets.sort_unstable_by(f64::total_cmp);
+        let mut lo = 0;
+        for hi in 0..offsets.len() {
+            while offsets[hi] - offsets[lo] > 2.0 * ON_LINE {
+                lo += 1;
+            }
+            let n = hi - lo + 1;
+            // Prefer scales nearer 1 on ties (the unaltered case is the common one).
+            if n > best.0 || (n == best.0 && (scale - 1.0).abs() < (best.1 - 1.0).abs()) {
+                best = (n, scale, 0.5 * (offsets[lo] + offsets[hi]));
+            }
+        }
+    }
+    let (_, scale, offset) = best;
+    let on: Vec<&Pair> = pairs
+        .iter()
+        .filter(|p| (p.tr - scale * p.tq - offset).abs() <= ON_LINE)
+        .collect();
+    let mut d: Vec<f64> = on.iter().map(|p| p.dpitch).collect();
+    d.sort_unstable_by(f64::total_cmp);
+    let median = *d.get(d.len() / 2)?;
+    let inliers: Vec<&&Pair> = on
+        .iter()
+        .filter(|p| (p.dpitch - median).abs() <= PITCH_TOLERANCE)
+        .collect();
+    if inliers.len() < threshold {
+        return None;
+    }
+    // Least-squares refinement of the line over the inliers.
+    let n = inliers.len() as f64;
+    let (mx, my) = inliers
+        .iter()
+        .fold((0.0, 0.0), |(x, y), p| (x + p.tq / n, y + p.tr / n));
+    let (sxy, sxx) = inliers.iter().fold((0.0, 0.0), |(a, b), p| {
+        (a + (p.tq - mx) * (p.tr - my), b + (p.tq - mx) * (p.tq - mx))
+    });
+    let (scale, offset) = if sxx > 100.0 {
+        let s = (sxy / sxx).clamp(MIN_SCALE, MAX_SCALE);
+        (s, my - s * mx)
+    } else {
+        (scale, offset)
+    };
+    let pitch = inliers.iter().map(|p| p.dpitch).sum::<f64>() / n;
+    let first = inliers.iter().map(|p| p.tq).fold(f64::MAX, f64::min) as u32;
+    let last = inliers.iter().map(|p| p.tq).fold(0.0, f64::max) as u32;
+    Some(LandmarkHit {
+        slot,
+        offset,
+        scale,
+        pitch_shift: pitch,
+        inliers: inliers.len(),
+        threshold,
+        query_span: (first, last),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(n: usize, seed: u64) -> Vec<Landmark> {
+        let mut s = seed;
+        (0..n)
+            .map(|i| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(99);
+                Landmark {
+                    hash: (s >> 40) as u32,
+                    frame: (i / 4) as u32,
+                    span: 10 + (s >> 60) as u16,
+                    pitch: 700 + ((s >> 50) & 255) as u16,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_a_stretched_excerpt() {
+        let track = marks(20_000, 1);
+        let mut t = LandmarkTable::new();
+        t.add(3, &track);
+        t.add(4, &marks(20_000, 2));
+        // Excerpt from frame 1000, played 5% faster and 1 semitone (16 units) higher.
+        let q: Vec<Landmark> = track
+            .iter()
+            .filter(|m| (1000..1430).contains(&m.frame))
+            .step_by(2)
+            .map(|m| Landmark {
+                frame: ((f64::from(m.frame) - 1000.0) / 1.05).round() as u32,
+                span: (f64::from(m.span) / 1.05).round() as u16,
+                pitch: m.pitch + 16,
+                ..*m
+            })
+            .collect();
+        let hits = t.query(&q);
+        assert_eq!(hits[0].slot, 3);
+        assert!((hits[0].offset - 1000.0).abs() < 2.0, "{:?}", hits[0]);
+        assert!((hits[0].scale - 1.05).abs() < 0.01);
+        assert!((hits[0].pitch_shift - 1.0).abs() < 0.1);
+        t.remove(3, &track);
+        assert!(t.query(&q).iter().all(|h| h.slot != 3));
+    }
+
+    #[test]
+    fn threshold_rises_with_window() {
+        assert_eq!(landmark_threshold(0), MIN_INLIERS);
+        assert!(landmark_threshold(5000) > landmark_threshold(500));
+    }
+}
