@@ -125,3 +125,55 @@ def test_single_query_bandwidth_and_memory(request):
         f"index memory {mem_mb:.0f} MB for {n} codes with ids"
     )
     assert mem_mb < 50 * n / 1e6
+
+
+@pytest.fixture(scope="module")
+def mih_bank(request):
+    """Random 256-bit codes and near-copy queries (8% of bits flipped, ~20 bits)."""
+    enabled = request.config.getoption("benchmark_enable")
+    n = (10_000_000 if request.config.getoption("--fp-big") else 1_000_000) if enabled else 20_000
+    rng = np.random.default_rng(31)
+    codes = np.empty((n, 32), dtype=np.uint8)
+    for start in range(0, n, 1_000_000):
+        stop = min(n, start + 1_000_000)
+        codes[start:stop] = rng.integers(0, 256, (stop - start, 32), dtype=np.uint8)
+    bits = np.unpackbits(codes[:200], axis=1)
+    queries = np.packbits(bits ^ (rng.random(bits.shape) < 0.08), axis=1)
+    return codes, queries
+
+
+@pytest.mark.parametrize("engine", ["fingerprint", "fingerprint-flat", "faiss-multihash"])
+def test_mih_range_search(benchmark, mih_bank, engine):
+    """Radius-31 search of single queries on one core: MIH vs our flat scan vs faiss's MIH (HMA's 16x16)."""
+    codes, queries = mih_bank
+    n = len(codes)
+    benchmark.group = f"range r=31 256bit N={n} 1 query 1thr"
+    if engine == "fingerprint":
+        index = fingerprint.HammingIndex(256, method="mih")
+        index.add(codes)
+        run = lambda q: index.range_search(q, 31, threads=1)  # noqa: E731
+        NOTES[f"mih N={n}"] = f"{index.tables} tables, index memory {index.memory_usage() / 1e6:.0f} MB"
+    elif engine == "fingerprint-flat":
+        index = fingerprint.HammingIndex(256)
+        index.add(codes)
+        run = lambda q: index.range_search(q, 31, threads=1)  # noqa: E731
+    else:
+        faiss.omp_set_num_threads(1)
+        index = faiss.IndexBinaryMultiHash(256, 16, 16)
+        index.add(codes)
+        index.nflip = 1  # 31 // 16: exact at radius 31 only up to nflip flips per table
+
+        def run(q):
+            return index.range_search(q, 32)  # faiss keeps distances < radius
+
+    queries_iter = iter(range(10**9))
+
+    def one():
+        i = next(queries_iter) % len(queries)
+        return run(queries[i : i + 1])
+
+    benchmark(one)
+    record(benchmark, benchmark.group, engine)
+    # Every engine finds the planted copy of query 0 (row 0).
+    result = run(queries[:1])
+    assert 0 in set(np.asarray(result[-1] if engine.startswith("faiss") else result[1]).tolist())

@@ -44,7 +44,7 @@ impl Method {
 /// Below this many codes `Method::Auto` keeps no tables: a scan is already fast.
 pub const AUTO_MIH_MIN: usize = 100_000;
 /// Codes added since the last table build that are tolerated (scanned linearly) before a rebuild.
-const MIN_TAIL: usize = 65_536;
+const MIN_TAIL: usize = 1024;
 
 /// A Hamming index: storage plus the search structure its method needs.
 pub struct Index {
@@ -117,7 +117,7 @@ impl Index {
     /// (Re)build the tables when the method wants them and they are missing,
     /// stale (`force`), or cover too few of the codes.
     fn refresh(&mut self, force: bool) {
-        if !self.wants_tables() {
+        if !self.wants_tables() || self.flat.is_empty() {
             self.mih = None;
             return;
         }
