@@ -47,10 +47,17 @@ pub fn cost(bits: usize, n: usize, m: usize, r: u32) -> f64 {
 
 /// The table count with the lowest estimated cost for a radius-`r` join of `n` codes.
 pub fn best_tables(bits: usize, n: usize, r: u32) -> usize {
-    let lo = bits.div_ceil(MAX_WIDTH as usize).max(1);
+    let lo = min_tables(bits, n);
     (lo..=bits.min(lo.max(64)))
         .min_by(|&a, &b| cost(bits, n, a, r).total_cmp(&cost(bits, n, b, r)))
         .unwrap_or(lo)
+}
+
+/// Fewest tables for `n` codes: substrings of at most `log2(n) + 1` bits (and
+/// [`MAX_WIDTH`]), so a table's offsets array stays within twice the code count.
+pub fn min_tables(bits: usize, n: usize) -> usize {
+    let widest = ((usize::BITS - n.max(1).leading_zeros()) as usize).clamp(1, MAX_WIDTH as usize);
+    bits.div_ceil(widest).max(1)
 }
 
 /// Estimated verifications a flat (all pairs) join would do.
@@ -83,7 +90,7 @@ impl SelfJoin {
                     "tables must be between {lo} and {bits} for {bits}-bit codes, got {m}"
                 )))
             }
-            None => best_tables(bits, n, r),
+            None => best_tables(bits, n, r).max(min_tables(bits, n)),
         };
         let words = layout::words_for(code_len);
         let packed = codes
@@ -151,8 +158,10 @@ impl SelfJoin {
             }
         });
         let earlier = &self.parts[..t];
-        let chunk = (nkeys / (rayon::current_num_threads() * 16)).max(1);
-        (0..nkeys)
+        // Only non-empty buckets start work (a table may have more keys than codes).
+        let occupied: Vec<usize> = (0..nkeys).filter(|&k| offsets[k] < offsets[k + 1]).collect();
+        let chunk = (occupied.len() / (rayon::current_num_threads() * 16)).max(1);
+        occupied
             .into_par_iter()
             .with_min_len(chunk)
             .fold(Vec::new, |mut out, k| {
