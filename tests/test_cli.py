@@ -301,12 +301,6 @@ def test_audio_dedup_and_compare(tmp_path: Path) -> None:
     assert r.returncode == 2
 
 
-def test_serve_is_not_available() -> None:
-    r = run("serve")
-    assert r.returncode == 2
-    assert "not available in this version" in r.stderr
-
-
 def _chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     assert exe, "headless Chromium is needed: apt-get install chromium"

@@ -6,6 +6,7 @@ Perceptual hashes and SIMD Hamming search in Rust, numpy in and out.
 from __future__ import annotations
 
 from ._audio import AudioFingerprint, AudioIndex, AudioMatch, audio_fingerprint, compare_audio
+from ._client import Client
 from ._core import simd_level, simd_levels
 from ._image import (
     HashBatch,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioFingerprint",
+    "Client",
     "AudioIndex",
     "AudioMatch",
     "audio_fingerprint",
