@@ -248,7 +248,9 @@ impl FlatIndex {
         let n = start + codes.len() / self.code_len;
         let words = self.words;
         let blocks = self.blocks.to_mut();
-        blocks.resize(layout::blocked_len(n, words), 0);
+        let need = layout::blocked_len(n, words);
+        super::store::grow(blocks, need.saturating_sub(blocks.len()));
+        blocks.resize(need, 0);
         for (i, code) in codes.chunks_exact(self.code_len).enumerate() {
             layout::write_code(blocks, start + i, code, words);
         }

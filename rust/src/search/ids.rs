@@ -95,7 +95,9 @@ impl Ids {
                 return;
             }
         }
-        self.to_mut().extend_from_slice(ids);
+        let v = self.to_mut();
+        super::store::grow(v, ids.len());
+        v.extend_from_slice(ids);
     }
 
     /// Stored ids, materialising a range (or copying a map) first.
