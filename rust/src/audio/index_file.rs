@@ -198,7 +198,7 @@ mod tests {
             ix.add(Track {
                 id,
                 items: (0..300)
-                    .map(|i| (i * 2654435761u64 as u32).wrapping_add(id as u32))
+                    .map(|i: u32| i.wrapping_mul(2654435761u64 as u32).wrapping_add(id as u32))
                     .collect(),
                 landmarks: vec![
                     Landmark {
