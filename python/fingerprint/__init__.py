@@ -21,6 +21,7 @@ from ._image import (
     whash,
 )
 from ._index import HammingIndex, find_duplicates, iter_duplicates
+from ._robust import RobustImageIndex, RobustMatch, calibrate, trim_borders
 from .errors import (
     CorruptIndexError,
     DecodeError,
@@ -41,6 +42,10 @@ __all__ = [
     "HammingIndex",
     "find_duplicates",
     "iter_duplicates",
+    "RobustImageIndex",
+    "RobustMatch",
+    "calibrate",
+    "trim_borders",
     "ImageHash",
     "HashBatch",
     "ahash",
