@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 import fingerprint
 
+from .._image import DEFAULT_MAX_PIXELS
 from ._imagesize import image_size
 
 IMAGE_EXTENSIONS = frozenset(
@@ -156,14 +157,19 @@ def chunk_size(threads: Optional[int]) -> int:
     return max(64, 32 * (threads or os.cpu_count() or 1))
 
 
+# PDQ's working size: the short side its fast mode decodes to (rust/src/image/mod.rs).
+PDQ_MIN_SIDE = 256
+
+
 def _dihedral_one(path: str) -> Tuple[Optional[Tuple[List[bytes], int, int, int]], Optional[str]]:
     """Decode one file and return its 8 PDQ dihedral hashes, quality and size, or an error."""
     try:
-        pixels = fingerprint.decode_image(path)
+        # Decode at the reduced JPEG scale PDQ's fast mode uses (short side >= 256), so the
+        # first variant equals `hash_images(..., "pdq")`; sizes come from headers later.
+        pixels = fingerprint._core.decode_image(path, True, DEFAULT_MAX_PIXELS, PDQ_MIN_SIDE)
         hashes = fingerprint._core.pdq_dihedral(pixels)
-        height, width = int(pixels.shape[0]), int(pixels.shape[1])
         del pixels
-        return ([bytes(h) for h, _ in hashes], int(hashes[0][1]), width, height), None
+        return ([bytes(h) for h, _ in hashes], int(hashes[0][1]), 0, 0), None
     except (fingerprint.FingerprintError, OSError, ValueError, TypeError) as e:
         return None, str(e)
 
