@@ -27,7 +27,7 @@ pub fn pillow_l_row(src: &[u8], channels: usize, out: &mut [u8]) {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn avx2_enabled() -> bool {
+pub(crate) fn avx2_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| {
         matches!(
@@ -69,17 +69,52 @@ fn l_row_n<const C: usize>(src: &[u8], out: &mut [u8]) {
 /// PDQ luma `0.299 R + 0.587 G + 0.114 B` as float32. The sum is formed in float64 and rounded
 /// once, exactly as the `pdqhash` package feeds the C++ core; grey input is used as is.
 pub fn pdq_luma(pixels: &Pixels<'_>) -> Vec<f32> {
+    let mut out = Vec::new();
+    pdq_luma_into(pixels, &mut out);
+    out
+}
+
+/// [`pdq_luma`] into a reused buffer (resized to `width * height`).
+pub fn pdq_luma_into(pixels: &Pixels<'_>, out: &mut Vec<f32>) {
     let data = pixels.data();
+    out.clear();
     match pixels.channels() {
-        1 => data.iter().map(|&v| v as f32).collect(),
-        2 => data.chunks_exact(2).map(|p| p[0] as f32).collect(),
-        c => data
-            .chunks_exact(c)
-            .map(|p| {
-                // Left to right, like numpy's `r*0.299 + g*0.587 + b*0.114`.
-                (p[0] as f64 * 0.299 + p[1] as f64 * 0.587 + p[2] as f64 * 0.114) as f32
-            })
-            .collect(),
+        1 => out.extend(data.iter().map(|&v| v as f32)),
+        2 => out.extend(data.chunks_exact(2).map(|p| p[0] as f32)),
+        c => {
+            out.resize(pixels.width() * pixels.height(), 0.0);
+            #[cfg(target_arch = "x86_64")]
+            if avx2_enabled() {
+                // SAFETY: AVX2 was detected; the body is safe Rust compiled for it.
+                unsafe { pdq_rows_avx2(data, c, out) };
+                return;
+            }
+            pdq_rows(data, c, out)
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pdq_rows_avx2(src: &[u8], channels: usize, out: &mut [f32]) {
+    pdq_rows(src, channels, out)
+}
+
+#[inline(always)]
+fn pdq_rows(src: &[u8], channels: usize, out: &mut [f32]) {
+    if channels == 3 {
+        pdq_rows_n::<3>(src, out)
+    } else {
+        pdq_rows_n::<4>(src, out)
+    }
+}
+
+// The channel count as a constant lets the compiler vectorise the strided loads.
+#[inline(always)]
+fn pdq_rows_n<const C: usize>(src: &[u8], out: &mut [f32]) {
+    for (o, p) in out.iter_mut().zip(src.chunks_exact(C)) {
+        // Left to right, like numpy's `r*0.299 + g*0.587 + b*0.114`.
+        *o = (p[0] as f64 * 0.299 + p[1] as f64 * 0.587 + p[2] as f64 * 0.114) as f32;
     }
 }
 
@@ -112,6 +147,29 @@ mod tests {
                 l_row(&src[..n * c], c, &mut b);
                 assert_eq!(a, b, "c={c} n={n}");
             }
+        }
+    }
+
+    #[test]
+    fn pdq_luma_is_the_float64_formula_rounded_once() {
+        let mut seed = 9u64;
+        let src: Vec<u8> = (0..4 * 999)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (seed >> 56) as u8
+            })
+            .collect();
+        for c in 3..=4 {
+            let p = Pixels::new(&src[..c * 999], 999, 1, c).unwrap();
+            let want: Vec<u32> = src[..c * 999]
+                .chunks_exact(c)
+                .map(|q| {
+                    ((q[0] as f64 * 0.299 + q[1] as f64 * 0.587 + q[2] as f64 * 0.114) as f32)
+                        .to_bits()
+                })
+                .collect();
+            let got: Vec<u32> = pdq_luma(&p).iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "c={c}");
         }
     }
 

@@ -8,6 +8,7 @@ pub mod dct;
 pub mod decode;
 pub mod dhash;
 pub mod haar;
+pub mod jarosz;
 pub mod luma;
 pub mod pdq;
 pub mod phash;

@@ -4,9 +4,10 @@
 //! `downscaling.cpp`, `torben.cpp`) operation for operation in float32, so that on the same
 //! luma it gives the same bits and quality as the reference and the `pdqhash` package.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use super::{luma, ImageHash, Pixels};
+use super::{jarosz, luma, ImageHash, Pixels};
 
 // PDQ reference: images smaller than this in either dimension hash to zero, quality 0.
 const MIN_HASHABLE_DIM: usize = 5;
@@ -16,6 +17,31 @@ const JAROSZ_PASSES: usize = 2;
 const DOWNSAMPLE: usize = 64;
 // PDQ reference: 16x16 DCT coefficients (rows/columns 1..=16, DC skipped).
 const DCT: usize = 16;
+
+// Buffers up to this many floats (16 MiB) stay with their thread between calls.
+const RETAIN: usize = 4 << 20;
+
+thread_local! {
+    // Per-thread luma and blur buffers: reused so that hashing many images does not fault in
+    // fresh pages for every one (on a 480x360 image that was most of the time).
+    static LUMA: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Run `f` on a thread-local buffer, then drop the buffer if it grew past [`RETAIN`].
+fn with_buffer<T>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+    f: impl FnOnce(&mut Vec<f32>) -> T,
+) -> T {
+    key.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        let out = f(&mut buf);
+        if buf.capacity() > RETAIN {
+            *buf = Vec::new();
+        }
+        out
+    })
+}
 
 /// A PDQ hash: bit `k = 16 i + j` set when DCT coefficient `(i, j)` is above the median.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,8 +110,10 @@ impl Dihedral {
 
 /// PDQ hash and quality of an 8-bit image (luma `0.299 R + 0.587 G + 0.114 B`).
 pub fn hash(pixels: &Pixels<'_>) -> PdqHash {
-    let mut luma = luma::pdq_luma(pixels);
-    hash_luma(&mut luma, pixels.height(), pixels.width())
+    with_buffer(&LUMA, |buf| {
+        luma::pdq_luma_into(pixels, buf);
+        hash_luma(buf, pixels.height(), pixels.width())
+    })
 }
 
 /// PDQ hash of row-major float luma of `rows x cols`; `luma` is used as scratch.
@@ -104,12 +132,15 @@ pub fn hash_luma(luma: &mut [f32], rows: usize, cols: usize) -> PdqHash {
 
 /// The 8 dihedral hashes (in [`Dihedral::ALL`] order) from one DCT, and the shared quality.
 pub fn dihedral_hashes(pixels: &Pixels<'_>) -> [PdqHash; 8] {
-    let mut luma = luma::pdq_luma(pixels);
     let zero = PdqHash {
         bytes: [0; 32],
         quality: 0,
     };
-    let Some((coeffs, quality)) = dct16(&mut luma, pixels.height(), pixels.width()) else {
+    let coeffs = with_buffer(&LUMA, |buf| {
+        luma::pdq_luma_into(pixels, buf);
+        dct16(buf, pixels.height(), pixels.width())
+    });
+    let Some((coeffs, quality)) = coeffs else {
         return [zero; 8];
     };
     Dihedral::ALL.map(|d| PdqHash {
@@ -128,123 +159,14 @@ fn dct16(luma: &mut [f32], rows: usize, cols: usize) -> Option<([f32; DCT * DCT]
     if rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM {
         return None;
     }
-    let window_along_rows = jarosz_window(cols);
-    let window_along_cols = jarosz_window(rows);
-    let mut scratch = vec![0f32; luma.len()];
-    for _ in 0..JAROSZ_PASSES {
-        for (src, dst) in luma.chunks_exact(cols).zip(scratch.chunks_exact_mut(cols)) {
-            box_row(src, dst, window_along_rows);
-        }
-        box_cols(&scratch, luma, rows, cols, window_along_cols);
-    }
-    let small = decimate(luma, rows, cols);
+    let sampled = with_buffer(&SCRATCH, |scratch| {
+        jarosz::blur_sampled(luma, scratch, rows, cols, JAROSZ_PASSES, DOWNSAMPLE)
+    });
+    let small: [f32; DOWNSAMPLE * DOWNSAMPLE] = sampled
+        .try_into()
+        .expect("blur_sampled returns downsample^2 values");
     let quality = quality(&small);
     Some((dct64_to_16(&small), quality))
-}
-
-/// Box window for one axis: `ceil(dim / 128)` (reference `computeJaroszFilterWindowSize`).
-fn jarosz_window(dim: usize) -> usize {
-    dim.div_ceil(2 * DOWNSAMPLE)
-}
-
-/// The reference `box1DFloat` along a contiguous row: a running float32 sum whose window
-/// grows at the start and shrinks at the end, divided by the number of samples in it.
-fn box_row(src: &[f32], dst: &mut [f32], window: usize) {
-    let n = src.len();
-    let half = (window + 2) / 2;
-    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
-    let p3 = n - window;
-    let (mut li, mut ri, mut oi) = (0, 0, 0);
-    let mut sum = 0f32;
-    let mut count = 0usize;
-    for _ in 0..p1 {
-        sum += src[ri];
-        count += 1;
-        ri += 1;
-    }
-    for _ in 0..p2 {
-        sum += src[ri];
-        count += 1;
-        dst[oi] = sum / count as f32;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p3 {
-        sum += src[ri];
-        sum -= src[li];
-        dst[oi] = sum / count as f32;
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p4 {
-        sum -= src[li];
-        count -= 1;
-        dst[oi] = sum / count as f32;
-        li += 1;
-        oi += 1;
-    }
-}
-
-/// `box1DFloat` down every column at once: the same per-column arithmetic as the reference's
-/// strided loop, swept row by row so memory is read contiguously.
-fn box_cols(src: &[f32], dst: &mut [f32], rows: usize, cols: usize, window: usize) {
-    let half = (window + 2) / 2;
-    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
-    let p3 = rows - window;
-    let row = |r: usize| &src[r * cols..(r + 1) * cols];
-    let mut sum = vec![0f32; cols];
-    let (mut li, mut ri, mut oi) = (0, 0, 0);
-    let mut count = 0usize;
-    for _ in 0..p1 {
-        sum.iter_mut().zip(row(ri)).for_each(|(s, &x)| *s += x);
-        count += 1;
-        ri += 1;
-    }
-    for _ in 0..p2 {
-        sum.iter_mut().zip(row(ri)).for_each(|(s, &x)| *s += x);
-        count += 1;
-        let c = count as f32;
-        let out = &mut dst[oi * cols..(oi + 1) * cols];
-        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p3 {
-        let (add, sub) = (row(ri), row(li));
-        for ((s, &a), &b) in sum.iter_mut().zip(add).zip(sub) {
-            *s += a;
-            *s -= b;
-        }
-        let c = count as f32;
-        let out = &mut dst[oi * cols..(oi + 1) * cols];
-        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p4 {
-        sum.iter_mut().zip(row(li)).for_each(|(s, &x)| *s -= x);
-        count -= 1;
-        let c = count as f32;
-        let out = &mut dst[oi * cols..(oi + 1) * cols];
-        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
-        li += 1;
-        oi += 1;
-    }
-}
-
-/// Sample the blurred image at 64x64 cell centres: `in = (int)((out + 0.5) * n / 64)`.
-fn decimate(src: &[f32], rows: usize, cols: usize) -> [f32; DOWNSAMPLE * DOWNSAMPLE] {
-    let mut out = [0f32; DOWNSAMPLE * DOWNSAMPLE];
-    let idx = |o: usize, n: usize| (((o as f64 + 0.5) * n as f64) / DOWNSAMPLE as f64) as usize;
-    for oi in 0..DOWNSAMPLE {
-        let ii = idx(oi, rows);
-        for oj in 0..DOWNSAMPLE {
-            out[oi * DOWNSAMPLE + oj] = src[ii * cols + idx(oj, cols)];
-        }
-    }
-    out
 }
 
 /// The reference `pdqImageDomainQualityMetric`: the sum of truncated `|(u - v) * 100 / 255|`
@@ -286,6 +208,22 @@ fn dct_matrix() -> &'static [f32; DCT * DOWNSAMPLE] {
 
 /// `B = D A D^T` in float32 with the reference's summation order (k ascending).
 fn dct64_to_16(a: &[f32; DOWNSAMPLE * DOWNSAMPLE]) -> [f32; DCT * DCT] {
+    #[cfg(target_arch = "x86_64")]
+    if luma::avx2_enabled() {
+        // SAFETY: AVX2 was detected; the body is safe Rust compiled for it.
+        return unsafe { dct64_to_16_avx2(a) };
+    }
+    dct64_to_16_portable(a)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dct64_to_16_avx2(a: &[f32; DOWNSAMPLE * DOWNSAMPLE]) -> [f32; DCT * DCT] {
+    dct64_to_16_portable(a)
+}
+
+#[inline(always)]
+fn dct64_to_16_portable(a: &[f32; DOWNSAMPLE * DOWNSAMPLE]) -> [f32; DCT * DCT] {
     let d = dct_matrix();
     let n = DOWNSAMPLE;
     let mut t = [0f32; DCT * DOWNSAMPLE];
@@ -298,19 +236,31 @@ fn dct64_to_16(a: &[f32; DOWNSAMPLE * DOWNSAMPLE]) -> [f32; DCT * DCT] {
             ti.iter_mut().zip(ak).for_each(|(s, &x)| *s += dik * x);
         }
     }
+    // B[i][j] = sum_k T[i][k] D[j][k], still k ascending per (i, j), but 16 j's at once
+    // through the transposed matrix so the sums vectorise without reordering.
+    let dt = dct_matrix_transposed();
     let mut b = [0f32; DCT * DCT];
-    for i in 0..DCT {
-        let ti = &t[i * n..(i + 1) * n];
-        for j in 0..DCT {
-            let dj = &d[j * n..(j + 1) * n];
-            let mut s = 0f32;
-            for k in 0..n {
-                s += ti[k] * dj[k];
-            }
-            b[i * DCT + j] = s;
+    for (ti, bi) in t.chunks_exact(n).zip(b.chunks_exact_mut(DCT)) {
+        for (&tik, dtk) in ti.iter().zip(dt.chunks_exact(DCT)) {
+            bi.iter_mut().zip(dtk).for_each(|(s, &d)| *s += tik * d);
         }
     }
     b
+}
+
+/// [`dct_matrix`] transposed: `Dt[k][j] = D[j][k]`.
+fn dct_matrix_transposed() -> &'static [f32; DOWNSAMPLE * DCT] {
+    static DT: OnceLock<[f32; DOWNSAMPLE * DCT]> = OnceLock::new();
+    DT.get_or_init(|| {
+        let d = dct_matrix();
+        let mut dt = [0f32; DOWNSAMPLE * DCT];
+        for j in 0..DCT {
+            for k in 0..DOWNSAMPLE {
+                dt[k * DCT + j] = d[j * DOWNSAMPLE + k];
+            }
+        }
+        dt
+    })
 }
 
 /// Bits above the lower median (the 128th smallest, which Torben's method returns).
@@ -365,39 +315,6 @@ mod tests {
                 (s >> 56) as u8
             })
             .collect()
-    }
-
-    #[test]
-    fn window_is_ceil_dim_over_128() {
-        assert_eq!(jarosz_window(1), 1);
-        assert_eq!(jarosz_window(128), 1);
-        assert_eq!(jarosz_window(129), 2);
-        assert_eq!(jarosz_window(4032), 32);
-    }
-
-    #[test]
-    fn box_row_averages_a_shrinking_window() {
-        let src = [1.0, 2.0, 3.0, 4.0, 5.0];
-        let mut dst = [0.0; 5];
-        box_row(&src, &mut dst, 3);
-        // half = 2: outputs centred, window 2 at the edges.
-        assert_eq!(dst, [1.5, 2.0, 3.0, 4.0, 4.5]);
-    }
-
-    #[test]
-    fn box_cols_matches_box_row_on_the_transpose() {
-        let (rows, cols) = (37, 11);
-        let src: Vec<f32> = noise(cols, rows, 1, 3).iter().map(|&v| v as f32).collect();
-        let mut by_cols = vec![0f32; rows * cols];
-        box_cols(&src, &mut by_cols, rows, cols, 4);
-        for c in 0..cols {
-            let col: Vec<f32> = (0..rows).map(|r| src[r * cols + c]).collect();
-            let mut out = vec![0f32; rows];
-            box_row(&col, &mut out, 4);
-            for r in 0..rows {
-                assert_eq!(out[r].to_bits(), by_cols[r * cols + c].to_bits());
-            }
-        }
     }
 
     #[test]

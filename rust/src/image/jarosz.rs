@@ -1,0 +1,558 @@
+//! The Jarosz box filter PDQ blurs with before it decimates to 64x64: a running-sum box along
+//! rows, then along columns, repeated. Float32 in the reference's exact order of operations
+//! (so hashes stay bit-identical), vectorised across rows and columns rather than within one sum.
+
+/// Rows filtered side by side: the running sums of 16 rows advance together (two independent
+/// 8-wide chains on AVX2, so the add latency of one overlaps the other).
+const LANES: usize = 16;
+type Lane = [f32; LANES];
+
+/// Box window for one axis: `ceil(dim / (2 * downsample))`, the reference's
+/// `computeJaroszFilterWindowSize` (`ceil(dim / 128)` for PDQ's 64x64).
+pub fn window(dim: usize, downsample: usize) -> usize {
+    dim.div_ceil(2 * downsample)
+}
+
+/// Blur row-major `luma` (`rows x cols`) in place: `passes` times a box along each row, then
+/// along each column, with the windows PDQ picks for a `downsample x downsample` decimation.
+pub fn blur(luma: &mut [f32], rows: usize, cols: usize, passes: usize, downsample: usize) {
+    assert_eq!(
+        luma.len(),
+        rows * cols,
+        "luma buffer does not match its size"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if super::luma::avx2_enabled() {
+        // SAFETY: AVX2 was detected; the body is safe Rust compiled for it.
+        return unsafe { blur_avx2(luma, rows, cols, passes, downsample) };
+    }
+    blur_portable(luma, rows, cols, passes, downsample)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn blur_avx2(luma: &mut [f32], rows: usize, cols: usize, passes: usize, downsample: usize) {
+    blur_portable(luma, rows, cols, passes, downsample)
+}
+
+/// [`blur`] followed by [`decimate`], computing only what the samples depend on: the last
+/// pass divides along rows at the sampled columns only, and runs down those columns alone.
+/// Bit-identical to the full blur; returns `downsample x downsample` values, row-major.
+pub fn blur_sampled(
+    luma: &mut [f32],
+    scratch: &mut Vec<f32>,
+    rows: usize,
+    cols: usize,
+    passes: usize,
+    downsample: usize,
+) -> Vec<f32> {
+    assert_eq!(
+        luma.len(),
+        rows * cols,
+        "luma buffer does not match its size"
+    );
+    assert!(passes >= 1 && rows > 0 && cols > 0, "nothing to blur");
+    #[cfg(target_arch = "x86_64")]
+    if super::luma::avx2_enabled() {
+        // SAFETY: AVX2 was detected; the body is safe Rust compiled for it.
+        return unsafe { blur_sampled_avx2(luma, scratch, rows, cols, passes, downsample) };
+    }
+    blur_sampled_portable(luma, scratch, rows, cols, passes, downsample)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn blur_sampled_avx2(
+    luma: &mut [f32],
+    scratch: &mut Vec<f32>,
+    rows: usize,
+    cols: usize,
+    passes: usize,
+    downsample: usize,
+) -> Vec<f32> {
+    blur_sampled_portable(luma, scratch, rows, cols, passes, downsample)
+}
+
+#[inline(always)]
+fn blur_sampled_portable(
+    luma: &mut [f32],
+    scratch: &mut Vec<f32>,
+    rows: usize,
+    cols: usize,
+    passes: usize,
+    n: usize,
+) -> Vec<f32> {
+    let along_rows = window(cols, n);
+    let along_cols = window(rows, n);
+    let at_cols: Vec<usize> = (0..n).map(|o| sample_index(o, cols, n)).collect();
+    let at_rows: Vec<usize> = (0..n).map(|o| sample_index(o, rows, n)).collect();
+    scratch.resize(luma.len(), 0.0);
+    for _ in 1..passes {
+        box_rows(luma, scratch, rows, cols, along_rows);
+        box_cols(scratch, luma, rows, cols, along_cols);
+    }
+    let mut picked = vec![0f32; rows * n];
+    box_rows_at(luma, &mut picked, rows, cols, along_rows, &at_cols);
+    let mut out = vec![0f32; n * n];
+    box_cols_at(&picked, &mut out, rows, n, along_cols, &at_rows);
+    out
+}
+
+/// The reference's decimation index: output cell `o` of `n` reads input `(int)((o + 0.5) * dim / n)`.
+pub fn sample_index(o: usize, dim: usize, n: usize) -> usize {
+    (((o as f64 + 0.5) * dim as f64) / n as f64) as usize
+}
+
+/// Sample a blurred image at `n x n` cell centres (row-major).
+pub fn decimate(src: &[f32], rows: usize, cols: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0f32; n * n];
+    for oi in 0..n {
+        let ii = sample_index(oi, rows, n);
+        for oj in 0..n {
+            out[oi * n + oj] = src[ii * cols + sample_index(oj, cols, n)];
+        }
+    }
+    out
+}
+
+/// [`box_rows`] that keeps only the outputs at columns `at` (ascending, repeats allowed):
+/// `dst` is `rows x at.len()`.
+#[inline(always)]
+fn box_rows_at(
+    src: &[f32],
+    dst: &mut [f32],
+    rows: usize,
+    cols: usize,
+    window: usize,
+    at: &[usize],
+) {
+    let m = at.len();
+    let grouped = rows / LANES * LANES;
+    if grouped > 0 {
+        let mut lanes_in: Vec<Lane> = vec![[0.0; LANES]; cols];
+        let mut lanes_out: Vec<Lane> = vec![[0.0; LANES]; m];
+        for first in (0..grouped).step_by(LANES) {
+            for (l, row) in src[first * cols..(first + LANES) * cols]
+                .chunks_exact(cols)
+                .enumerate()
+            {
+                lanes_in.iter_mut().zip(row).for_each(|(t, &v)| t[l] = v);
+            }
+            box_lanes_at(&lanes_in, &mut lanes_out, window, at);
+            for (l, row) in dst[first * m..(first + LANES) * m]
+                .chunks_exact_mut(m)
+                .enumerate()
+            {
+                row.iter_mut().zip(&lanes_out).for_each(|(d, o)| *d = o[l]);
+            }
+        }
+    }
+    let mut full = vec![0f32; cols];
+    for r in grouped..rows {
+        box_row(&src[r * cols..(r + 1) * cols], &mut full, window);
+        for (d, &c) in dst[r * m..(r + 1) * m].iter_mut().zip(at) {
+            *d = full[c];
+        }
+    }
+}
+
+/// [`box_lanes`] that divides and stores only at outputs `at` (ascending, repeats allowed).
+#[inline(always)]
+fn box_lanes_at(src: &[Lane], dst: &mut [Lane], window: usize, at: &[usize]) {
+    let n = src.len();
+    let half = (window + 2) / 2;
+    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
+    let p3 = n - window;
+    let (mut li, mut ri, mut oi, mut k) = (0, 0, 0, 0);
+    let mut sum: Lane = [0.0; LANES];
+    let mut count = 0usize;
+    let add = |s: &mut Lane, x: &Lane| s.iter_mut().zip(x).for_each(|(s, &x)| *s += x);
+    let sub = |s: &mut Lane, x: &Lane| s.iter_mut().zip(x).for_each(|(s, &x)| *s -= x);
+    let mut emit = |oi: usize, k: &mut usize, s: &Lane, c: usize| {
+        while *k < at.len() && at[*k] == oi {
+            dst[*k]
+                .iter_mut()
+                .zip(s)
+                .for_each(|(d, &s)| *d = s / c as f32);
+            *k += 1;
+        }
+    };
+    for _ in 0..p1 {
+        add(&mut sum, &src[ri]);
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        add(&mut sum, &src[ri]);
+        count += 1;
+        emit(oi, &mut k, &sum, count);
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        add(&mut sum, &src[ri]);
+        sub(&mut sum, &src[li]);
+        emit(oi, &mut k, &sum, count);
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        sub(&mut sum, &src[li]);
+        count -= 1;
+        emit(oi, &mut k, &sum, count);
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// [`box_cols`] that divides and stores only at output rows `at` (ascending, repeats allowed):
+/// `dst` is `at.len() x cols`.
+#[inline(always)]
+fn box_cols_at(
+    src: &[f32],
+    dst: &mut [f32],
+    rows: usize,
+    cols: usize,
+    window: usize,
+    at: &[usize],
+) {
+    let half = (window + 2) / 2;
+    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
+    let p3 = rows - window;
+    let row = |r: usize| &src[r * cols..(r + 1) * cols];
+    let mut sum = vec![0f32; cols];
+    let (mut li, mut ri, mut oi, mut k) = (0, 0, 0, 0);
+    let mut count = 0usize;
+    let mut emit = |oi: usize, k: &mut usize, sum: &[f32], c: usize| {
+        while *k < at.len() && at[*k] == oi {
+            let out = &mut dst[*k * cols..(*k + 1) * cols];
+            out.iter_mut()
+                .zip(sum)
+                .for_each(|(o, &s)| *o = s / c as f32);
+            *k += 1;
+        }
+    };
+    for _ in 0..p1 {
+        sum.iter_mut().zip(row(ri)).for_each(|(s, &x)| *s += x);
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        sum.iter_mut().zip(row(ri)).for_each(|(s, &x)| *s += x);
+        count += 1;
+        emit(oi, &mut k, &sum, count);
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        for ((s, &a), &b) in sum.iter_mut().zip(row(ri)).zip(row(li)) {
+            *s += a;
+            *s -= b;
+        }
+        emit(oi, &mut k, &sum, count);
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        sum.iter_mut().zip(row(li)).for_each(|(s, &x)| *s -= x);
+        count -= 1;
+        emit(oi, &mut k, &sum, count);
+        li += 1;
+        oi += 1;
+    }
+}
+
+#[inline(always)]
+fn blur_portable(luma: &mut [f32], rows: usize, cols: usize, passes: usize, downsample: usize) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    let along_rows = window(cols, downsample);
+    let along_cols = window(rows, downsample);
+    let mut scratch = vec![0f32; luma.len()];
+    for _ in 0..passes {
+        box_rows(luma, &mut scratch, rows, cols, along_rows);
+        box_cols(&scratch, luma, rows, cols, along_cols);
+    }
+}
+
+/// [`box_row`] on every row; groups of [`LANES`] rows are interleaved so that their sums
+/// advance together (the per-row arithmetic is unchanged), the remainder row by row.
+#[inline(always)]
+fn box_rows(src: &[f32], dst: &mut [f32], rows: usize, cols: usize, window: usize) {
+    let grouped = rows / LANES * LANES;
+    if grouped > 0 {
+        let mut lanes_in: Vec<Lane> = vec![[0.0; LANES]; cols];
+        let mut lanes_out: Vec<Lane> = vec![[0.0; LANES]; cols];
+        for first in (0..grouped).step_by(LANES) {
+            let block = first * cols..(first + LANES) * cols;
+            for (l, row) in src[block.clone()].chunks_exact(cols).enumerate() {
+                lanes_in.iter_mut().zip(row).for_each(|(t, &v)| t[l] = v);
+            }
+            box_lanes(&lanes_in, &mut lanes_out, window);
+            for (l, row) in dst[block].chunks_exact_mut(cols).enumerate() {
+                row.iter_mut().zip(&lanes_out).for_each(|(d, o)| *d = o[l]);
+            }
+        }
+    }
+    for r in grouped..rows {
+        let span = r * cols..(r + 1) * cols;
+        box_row(&src[span.clone()], &mut dst[span], window);
+    }
+}
+
+/// [`box_row`] on [`LANES`] interleaved rows at once.
+#[inline(always)]
+fn box_lanes(src: &[Lane], dst: &mut [Lane], window: usize) {
+    let n = src.len();
+    let half = (window + 2) / 2;
+    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
+    let p3 = n - window;
+    let (mut li, mut ri, mut oi) = (0, 0, 0);
+    let mut sum: Lane = [0.0; LANES];
+    let mut count = 0usize;
+    let add = |s: &mut Lane, x: &Lane| s.iter_mut().zip(x).for_each(|(s, &x)| *s += x);
+    let sub = |s: &mut Lane, x: &Lane| s.iter_mut().zip(x).for_each(|(s, &x)| *s -= x);
+    let div = |d: &mut Lane, s: &Lane, c: f32| d.iter_mut().zip(s).for_each(|(d, &s)| *d = s / c);
+    for _ in 0..p1 {
+        add(&mut sum, &src[ri]);
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        add(&mut sum, &src[ri]);
+        count += 1;
+        div(&mut dst[oi], &sum, count as f32);
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        add(&mut sum, &src[ri]);
+        sub(&mut sum, &src[li]);
+        div(&mut dst[oi], &sum, count as f32);
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        sub(&mut sum, &src[li]);
+        count -= 1;
+        div(&mut dst[oi], &sum, count as f32);
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// The reference `box1DFloat` along a contiguous row: a running float32 sum whose window
+/// grows at the start and shrinks at the end, divided by the number of samples in it.
+pub(crate) fn box_row(src: &[f32], dst: &mut [f32], window: usize) {
+    let n = src.len();
+    let half = (window + 2) / 2;
+    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
+    let p3 = n - window;
+    let (mut li, mut ri, mut oi) = (0, 0, 0);
+    let mut sum = 0f32;
+    let mut count = 0usize;
+    for _ in 0..p1 {
+        sum += src[ri];
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        sum += src[ri];
+        count += 1;
+        dst[oi] = sum / count as f32;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        sum += src[ri];
+        sum -= src[li];
+        dst[oi] = sum / count as f32;
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        sum -= src[li];
+        count -= 1;
+        dst[oi] = sum / count as f32;
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// `box1DFloat` down every column at once: the same per-column arithmetic as the reference's
+/// strided loop, swept row by row so memory is read contiguously.
+#[inline(always)]
+fn box_cols(src: &[f32], dst: &mut [f32], rows: usize, cols: usize, window: usize) {
+    let half = (window + 2) / 2;
+    let (p1, p2, p4) = (half - 1, window - half + 1, half - 1);
+    let p3 = rows - window;
+    let row = |r: usize| &src[r * cols..(r + 1) * cols];
+    let mut sum = vec![0f32; cols];
+    let (mut li, mut ri, mut oi) = (0, 0, 0);
+    let mut count = 0usize;
+    for _ in 0..p1 {
+        sum.iter_mut().zip(row(ri)).for_each(|(s, &x)| *s += x);
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        sum.iter_mut().zip(row(ri)).for_each(|(s, &x)| *s += x);
+        count += 1;
+        let c = count as f32;
+        let out = &mut dst[oi * cols..(oi + 1) * cols];
+        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        let (add, sub) = (row(ri), row(li));
+        for ((s, &a), &b) in sum.iter_mut().zip(add).zip(sub) {
+            *s += a;
+            *s -= b;
+        }
+        let c = count as f32;
+        let out = &mut dst[oi * cols..(oi + 1) * cols];
+        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        sum.iter_mut().zip(row(li)).for_each(|(s, &x)| *s -= x);
+        count -= 1;
+        let c = count as f32;
+        let out = &mut dst[oi * cols..(oi + 1) * cols];
+        out.iter_mut().zip(&sum).for_each(|(o, &s)| *o = s / c);
+        li += 1;
+        oi += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(w: usize, h: usize, c: usize, seed: u64) -> Vec<u8> {
+        let mut s = seed;
+        (0..w * h * c)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 56) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn window_is_ceil_dim_over_128() {
+        assert_eq!(window(1, 64), 1);
+        assert_eq!(window(128, 64), 1);
+        assert_eq!(window(129, 64), 2);
+        assert_eq!(window(4032, 64), 32);
+    }
+
+    #[test]
+    fn box_row_averages_a_shrinking_window() {
+        let src = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut dst = [0.0; 5];
+        box_row(&src, &mut dst, 3);
+        // half = 2: outputs centred, window 2 at the edges.
+        assert_eq!(dst, [1.5, 2.0, 3.0, 4.0, 4.5]);
+    }
+
+    #[test]
+    fn box_cols_matches_box_row_on_the_transpose() {
+        let (rows, cols) = (37, 11);
+        let src: Vec<f32> = noise(cols, rows, 1, 3).iter().map(|&v| v as f32).collect();
+        let mut by_cols = vec![0f32; rows * cols];
+        box_cols(&src, &mut by_cols, rows, cols, 4);
+        for c in 0..cols {
+            let col: Vec<f32> = (0..rows).map(|r| src[r * cols + c]).collect();
+            let mut out = vec![0f32; rows];
+            box_row(&col, &mut out, 4);
+            for r in 0..rows {
+                assert_eq!(out[r].to_bits(), by_cols[r * cols + c].to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn interleaved_rows_match_row_by_row() {
+        for (rows, cols, w) in [(1, 9, 1), (8, 9, 3), (17, 130, 2), (23, 64, 7), (40, 5, 5)] {
+            let src: Vec<f32> = noise(cols, rows, 1, rows as u64)
+                .iter()
+                .map(|&v| v as f32 / 3.0)
+                .collect();
+            let mut grouped = vec![0f32; rows * cols];
+            box_rows(&src, &mut grouped, rows, cols, w);
+            for r in 0..rows {
+                let mut one = vec![0f32; cols];
+                box_row(&src[r * cols..(r + 1) * cols], &mut one, w);
+                let got: Vec<u32> = grouped[r * cols..(r + 1) * cols]
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                let want: Vec<u32> = one.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(got, want, "rows={rows} cols={cols} w={w} r={r}");
+            }
+        }
+    }
+
+    #[test]
+    fn sampled_blur_is_the_full_blur_decimated() {
+        for (rows, cols) in [
+            (5, 5),
+            (5, 70),
+            (17, 9),
+            (33, 257),
+            (300, 129),
+            (64, 1000),
+            (130, 64),
+        ] {
+            let src: Vec<f32> = noise(cols, rows, 1, (rows * cols) as u64)
+                .iter()
+                .map(|&v| v as f32 * 0.3)
+                .collect();
+            let mut full = src.clone();
+            blur(&mut full, rows, cols, 2, 64);
+            let want: Vec<u32> = decimate(&full, rows, cols, 64)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            for dispatched in [true, false] {
+                let mut work = src.clone();
+                let mut scratch = vec![f32::NAN; 7];
+                let got = if dispatched {
+                    blur_sampled(&mut work, &mut scratch, rows, cols, 2, 64)
+                } else {
+                    blur_sampled_portable(&mut work, &mut scratch, rows, cols, 2, 64)
+                };
+                let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(got, want, "{rows}x{cols} dispatched={dispatched}");
+            }
+        }
+    }
+
+    #[test]
+    fn dispatched_blur_matches_portable_blur() {
+        for (rows, cols) in [(5, 5), (31, 257), (300, 129), (64, 1000)] {
+            let src: Vec<f32> = noise(cols, rows, 1, cols as u64)
+                .iter()
+                .map(|&v| v as f32 * 0.7)
+                .collect();
+            let (mut a, mut b) = (src.clone(), src);
+            blur(&mut a, rows, cols, 2, 64);
+            blur_portable(&mut b, rows, cols, 2, 64);
+            assert!(
+                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{rows}x{cols}"
+            );
+        }
+    }
+}
