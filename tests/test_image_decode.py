@@ -74,6 +74,18 @@ def test_jpeg_reduced_scale_decode_stays_close() -> None:
     assert max(dists) <= 12, dists
 
 
+def test_jpeg_scaled_decode_only_when_it_halves_the_short_side() -> None:
+    """DCT-domain scaling is used when the short side can at least halve above `min_side`."""
+    jpeg = encode(Image.fromarray(np.random.default_rng(2).integers(0, 256, (480, 640, 3), np.uint8)),
+                  "JPEG", quality=85)
+    limit = fp._image.DEFAULT_MAX_PIXELS
+    assert fp._core.decode_image(jpeg, True, limit, None).shape == (480, 640, 3)
+    assert fp._core.decode_image(jpeg, True, limit, 241).shape == (480, 640, 3)  # 480 < 2 x 241
+    assert fp._core.decode_image(jpeg, True, limit, 240).shape == (240, 320, 3)  # 1/2
+    assert fp._core.decode_image(jpeg, True, limit, 120).shape == (120, 160, 3)  # 1/4
+    assert fp._core.decode_image(jpeg, True, limit, 32).shape == (60, 80, 3)  # 1/8 at most
+
+
 def test_pixel_limit() -> None:
     data = encode(sample(), "PNG")
     with pytest.raises(fp.DecodeError, match="decompression bomb"):

@@ -114,3 +114,27 @@ def test_value_semantics() -> None:
     assert h - h == 0
     with pytest.raises(AttributeError):
         h.foo = 1  # type: ignore[attr-defined]
+
+
+def test_hash_images_dihedral_matches_pdq_dihedral() -> None:
+    """The batch path gives, per file, the 8 hashes pdq_dihedral gives on the same pixels."""
+    photos = sorted((DATA / "images" / "originals").glob("*.jpg"))[:6]
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)
+    sources: list = [*map(str, photos), pixels, b"not an image"]
+    batch = fp.hash_images(sources, "pdq", threads=2, dihedral=True)
+    assert batch.codes.shape == (len(sources), 32) and batch.variants is not None
+    assert batch.variants.shape == (len(sources), 7, 32)
+    assert batch.ok.tolist() == [True] * (len(sources) - 1) + [False]
+    plain = fp.hash_images(sources, "pdq", threads=1)
+    assert np.array_equal(batch.codes[batch.ok], plain.codes[plain.ok])
+    for i, source in enumerate(sources[:-1]):
+        want = fp.pdq_dihedral(source)
+        got = [batch.codes[i].tobytes(), *(v.tobytes() for v in batch.variants[i])]
+        assert got == [bytes(h) for h in want], i
+        assert batch.quality[i] == want[0].quality
+
+
+def test_hash_images_dihedral_is_pdq_only() -> None:
+    with pytest.raises(ValueError, match="pdq"):
+        fp.hash_images([np.zeros((9, 9), np.uint8)], "phash", dihedral=True)

@@ -80,6 +80,7 @@ def hash_images(
     exif: bool = True,
     max_pixels: int = 178956970,
     progress: Optional[Callable[[int, int], object]] = None,
+    dihedral: bool = False,
 ) -> Tuple[
     npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.bool_], List[Optional[str]]
 ]: ...

@@ -241,14 +241,16 @@ def pdq(
     return _hash(source, "pdq", 8, exact, exif, max_pixels)
 
 
-def pdq_dihedral(source: ImageSource) -> List[ImageHash]:
+def pdq_dihedral(source: ImageSource, *, exact: bool = False) -> List[ImageHash]:
     """The 8 PDQ hashes of the image's rotations and mirrors, from one DCT.
 
     Order: original, rotate 90, rotate 180, rotate 270, flip X, flip Y, flip +1, flip -1.
+    Files are decoded like `pdq(source, exact=exact)`, so the first hash equals `pdq`'s.
     """
     src = _source(source)
     if not isinstance(src, np.ndarray):
-        src = decode_image(src)
+        min_side = None if exact else PDQ_WORKING_SIDE
+        src = _core.decode_image(src, True, DEFAULT_MAX_PIXELS, min_side)
     return [ImageHash(d, 256, q, "pdq") for d, q in _core.pdq_dihedral(src)]
 
 
@@ -265,9 +267,17 @@ def decode_image(
     return _core.decode_image(src, exif, max_pixels)  # type: ignore[no-any-return]
 
 
+# The short side PDQ's fast mode decodes JPEGs down to (rust/src/image/mod.rs `working_size`).
+PDQ_WORKING_SIDE = 256
+
+
 @dataclass(frozen=True)
 class HashBatch:
-    """Columnar result of `hash_images`: row i of `codes` is item i's hash when `ok[i]`."""
+    """Columnar result of `hash_images`: row i of `codes` is item i's hash when `ok[i]`.
+
+    With `dihedral=True` (PDQ), `variants[i]` holds item i's 7 rotated and mirrored hashes
+    (rotate 90, 180, 270, flip x, flip y, transpose, anti-transpose), shape (n, 7, 32).
+    """
 
     algorithm: str
     bits: int
@@ -275,6 +285,7 @@ class HashBatch:
     quality: npt.NDArray[np.uint8]
     ok: npt.NDArray[np.bool_]
     errors: List[Optional[str]]
+    variants: Optional[npt.NDArray[np.uint8]] = None
 
     def __len__(self) -> int:
         return len(self.errors)
@@ -296,14 +307,19 @@ def hash_images(
     exif: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Optional[Callable[[int, int], object]] = None,
+    dihedral: bool = False,
 ) -> HashBatch:
     """Hash many images in parallel (GIL released); a bad item sets `ok[i] = False` and `errors[i]`.
 
     `progress(done, total)` is called from the calling thread as items finish; if it raises,
-    the remaining items are skipped and the exception propagates.
+    the remaining items are skipped and the exception propagates. `dihedral=True` (PDQ only)
+    also returns each image's 7 rotated/mirrored hashes in `.variants`, from the same decode
+    and DCT, which is how flipped and rotated copies are found without indexing them.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
+    if dihedral and algorithm != "pdq":
+        raise ValueError(f"dihedral=True needs algorithm='pdq', got {algorithm!r}")
     prepared: List[Any] = []
     for s in sources:
         try:
@@ -313,10 +329,14 @@ def hash_images(
     # Items that failed normalisation go through as objects the core reports as bad sources.
     core_sources = [p if not isinstance(p, Exception) else None for p in prepared]
     codes, quality, ok, errors = _core.hash_images(
-        core_sources, algorithm, hash_size, threads, exact, exif, max_pixels, progress
+        core_sources, algorithm, hash_size, threads, exact, exif, max_pixels, progress, dihedral
     )
     for i, p in enumerate(prepared):
         if isinstance(p, Exception):
             errors[i] = str(p)
     bits = 256 if algorithm == "pdq" else hash_size * hash_size
-    return HashBatch(algorithm, bits, codes, quality, ok, errors)
+    variants = None
+    if dihedral:
+        every = codes.reshape(len(codes), 8, 32)
+        codes, variants = np.ascontiguousarray(every[:, 0]), np.ascontiguousarray(every[:, 1:])
+    return HashBatch(algorithm, bits, codes, quality, ok, errors, variants)

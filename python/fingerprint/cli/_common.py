@@ -15,7 +15,6 @@ import numpy.typing as npt
 
 import fingerprint
 
-from .._image import DEFAULT_MAX_PIXELS
 from ._imagesize import image_size
 
 IMAGE_EXTENSIONS = frozenset(
@@ -157,23 +156,6 @@ def chunk_size(threads: Optional[int]) -> int:
     return max(64, 32 * (threads or os.cpu_count() or 1))
 
 
-# PDQ's working size: the short side its fast mode decodes to (rust/src/image/mod.rs).
-PDQ_MIN_SIDE = 256
-
-
-def _dihedral_one(path: str) -> Tuple[Optional[Tuple[List[bytes], int, int, int]], Optional[str]]:
-    """Decode one file and return its 8 PDQ dihedral hashes, quality and size, or an error."""
-    try:
-        # Decode at the reduced JPEG scale PDQ's fast mode uses (short side >= 256), so the
-        # first variant equals `hash_images(..., "pdq")`; sizes come from headers later.
-        pixels = fingerprint._core.decode_image(path, True, DEFAULT_MAX_PIXELS, PDQ_MIN_SIDE)
-        hashes = fingerprint._core.pdq_dihedral(pixels)
-        del pixels
-        return ([bytes(h) for h, _ in hashes], int(hashes[0][1]), 0, 0), None
-    except (fingerprint.FingerprintError, OSError, ValueError, TypeError) as e:
-        return None, str(e)
-
-
 def hash_files(
     paths: Sequence[str],
     algorithm: str,
@@ -195,37 +177,23 @@ def hash_files(
     sizes: List[Tuple[int, int]] = []
     variants: List[npt.NDArray[np.uint8]] = []
     progress = Progress(len(paths), label, quiet)
-    workers = threads or os.cpu_count() or 1
-    pool = ThreadPoolExecutor(max_workers=workers) if flips else None
     try:
         for batch in chunks(paths, chunk_size(threads)):
-            if pool is not None:
-                for path, (res, err) in zip(batch, pool.map(_dihedral_one, batch)):
-                    if res is None:
-                        out.failed.append((path, err or "unknown error"))
-                        continue
-                    hashes, q, w, h = res
-                    arr = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(8, nbytes)
-                    out.paths.append(path)
-                    codes.append(arr[0])
-                    variants.append(arr[1:])
-                    quality.append(q)
-                    sizes.append((w, h))
-            else:
-                result = fingerprint.hash_images(list(batch), algorithm, threads)
-                for i, path in enumerate(batch):
-                    if not result.ok[i]:
-                        out.failed.append((path, result.errors[i] or "unknown error"))
-                        continue
-                    out.paths.append(path)
-                    codes.append(result.codes[i])
-                    quality.append(int(result.quality[i]) if algorithm == "pdq" else -1)
-                    sizes.append((0, 0))
+            # With flips, each file is decoded once and all 8 orientations come from one DCT.
+            result = fingerprint.hash_images(list(batch), algorithm, threads, dihedral=flips)
+            for i, path in enumerate(batch):
+                if not result.ok[i]:
+                    out.failed.append((path, result.errors[i] or "unknown error"))
+                    continue
+                out.paths.append(path)
+                codes.append(result.codes[i])
+                quality.append(int(result.quality[i]) if algorithm == "pdq" else -1)
+                sizes.append((0, 0))
+                if result.variants is not None:
+                    variants.append(result.variants[i])
             progress.update(len(batch))
     finally:
         progress.close()
-        if pool is not None:
-            pool.shutdown()
     n = len(out.paths)
     out.codes = np.ascontiguousarray(np.array(codes, dtype=np.uint8).reshape(n, nbytes))
     out.quality = np.array(quality, dtype=np.int16)

@@ -67,6 +67,8 @@ struct Opts {
     algorithm: Algorithm,
     hash_size: usize,
     decode: DecodeOptions,
+    /// PDQ only: all 8 dihedral hashes from one decode and one DCT, concatenated.
+    dihedral: bool,
 }
 
 impl Opts {
@@ -89,6 +91,7 @@ impl Opts {
                 max_pixels,
                 min_side,
             },
+            dihedral: false,
         })
     }
 }
@@ -111,6 +114,14 @@ fn hash_source(src: &Source<'_>, opts: &Opts) -> Result<ImageHash> {
             channels,
         } => Pixels::new(data, *width, *height, *channels)?,
     };
+    if opts.dihedral {
+        let all = pdq::dihedral_hashes(&pixels);
+        return Ok(ImageHash {
+            bytes: all.iter().flat_map(|h| h.bytes).collect(),
+            nbits: 256 * all.len(),
+            quality: Some(all[0].quality),
+        });
+    }
     hash_pixels(opts.algorithm, &pixels, opts.hash_size)
 }
 
@@ -224,9 +235,10 @@ type Batch<'py> = (
 /// Hash many sources in parallel with the GIL released; a failure fills its row with zeros,
 /// clears `ok` and records the message, and never stops the batch. `progress(done, total)` is
 /// called on the calling thread as items finish (GIL taken only for the call); if it raises,
-/// items not yet started are skipped and the exception propagates.
+/// items not yet started are skipped and the exception propagates. With `dihedral` (PDQ only)
+/// each row holds the 8 dihedral hashes, [`pdq::Dihedral::ALL`] order, 256 bytes.
 #[pyfunction]
-#[pyo3(signature = (sources, algorithm, hash_size=8, threads=None, exact=false, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS, progress=None))]
+#[pyo3(signature = (sources, algorithm, hash_size=8, threads=None, exact=false, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS, progress=None, dihedral=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn hash_images<'py>(
     py: Python<'py>,
@@ -238,10 +250,17 @@ pub fn hash_images<'py>(
     exif: bool,
     max_pixels: u64,
     progress: Option<Py<PyAny>>,
+    dihedral: bool,
 ) -> PyResult<Batch<'py>> {
-    let opts =
+    let mut opts =
         Opts::new(algorithm, hash_size, exact, exif, max_pixels).map_err(|e| to_py(py, e))?;
-    let nbits = opts.algorithm.bits(hash_size);
+    if dihedral && opts.algorithm != Algorithm::Pdq {
+        return Err(PyValueError::new_err(format!(
+            "dihedral hashes exist for pdq only, not {algorithm}"
+        )));
+    }
+    opts.dihedral = dihedral;
+    let nbits = opts.algorithm.bits(hash_size) * if dihedral { 8 } else { 1 };
     let nbytes = nbits.div_ceil(8);
     // Keep every borrow alive for the duration of the parallel section.
     let mut arrays: Vec<Option<PyReadonlyArrayDyn<'py, u8>>> = Vec::with_capacity(sources.len());
