@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -177,20 +177,50 @@ def image_groups(hashed: Hashed, threshold: int, threads: Optional[int] = None) 
     return groups
 
 
-def audio_groups(items: Sequence[object], min_score: float) -> List[Group]:
-    """Pairwise Chromaprint alignment (O(n^2) comparisons) joined into groups.
+# Up to this many recordings every pair is aligned (exact); above it an AudioIndex proposes
+# the candidate pairs, which keeps the grouping near-linear in the number of recordings.
+ALL_PAIRS_MAX = 200
+# Candidates an index query proposes per recording.
+CANDIDATES_PER_ITEM = 10
 
-    The best original is the longest recording, then the larger file.
+
+def audio_pairs(n: int, fingerprints: Sequence[object]) -> Iterator[Tuple[int, int]]:
+    """Pairs (i < j) worth aligning: all of them for small sets, else the index's candidates.
+
+    Each recording is queried against an `AudioIndex` of all of them, so a clip finds the track
+    it was cut from and two copies of a track find each other, whichever is longer.
+    """
+    if n <= ALL_PAIRS_MAX:
+        for i in range(n):
+            for j in range(i + 1, n):
+                yield i, j
+        return
+    index = fingerprint.AudioIndex()
+    for k, fp in enumerate(fingerprints):
+        index.add(k, fp)  # type: ignore[arg-type]
+    seen = set()
+    for k, fp in enumerate(fingerprints):
+        for m in index.query(fp, top=CANDIDATES_PER_ITEM):  # type: ignore[arg-type]
+            pair = (min(k, m.track_id), max(k, m.track_id))
+            if m.track_id != k and pair not in seen:
+                seen.add(pair)
+                yield pair
+
+
+def audio_groups(items: Sequence[object], min_score: float) -> List[Group]:
+    """Recordings aligned pair by pair (Chromaprint bit error rate), joined into groups.
+
+    Pairs come from `audio_pairs`; a pair joins when `compare_audio` scores it at least
+    `min_score`. The best original is the longest recording, then the larger file.
     """
     from ._common import AudioItem
 
     its: List[AudioItem] = list(items)  # type: ignore[arg-type]
     matches: Dict[Tuple[int, int], Any] = {}
-    for i in range(len(its)):
-        for j in range(i + 1, len(its)):
-            m = fingerprint.compare_audio(its[i].fingerprint, its[j].fingerprint)  # type: ignore[arg-type]
-            if m.score >= min_score:
-                matches[(i, j)] = m
+    for i, j in sorted(audio_pairs(len(its), [it.fingerprint for it in its])):
+        m = fingerprint.compare_audio(its[i].fingerprint, its[j].fingerprint)  # type: ignore[arg-type]
+        if m.score >= min_score:
+            matches[(i, j)] = m
     groups: List[Group] = []
     for comp in components(len(its), list(matches)):
         order = sorted(comp, key=lambda k: (-its[k].duration, -file_size(its[k].path), its[k].path))
