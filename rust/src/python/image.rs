@@ -161,7 +161,13 @@ pub fn hash_image(
     };
     // One image, one core: the decoder's rayon work runs on a one-thread pool, so a call costs
     // what a Pillow-based hasher costs in CPU and batches get their parallelism across images.
-    let h = detach(py, || pool::install(Some(1), || hash_source(&src, &opts))?)?;
+    // Pixels need no decoder and are hashed on the calling thread (a pool hop costs more than
+    // hashing a small image).
+    let h = if matches!(src, Source::Array { .. }) {
+        detach(py, || hash_source(&src, &opts))?
+    } else {
+        detach(py, || pool::install(Some(1), || hash_source(&src, &opts))?)?
+    };
     Ok(to_tuple(py, h))
 }
 
