@@ -86,6 +86,25 @@ def test_jpeg_scaled_decode_only_when_it_halves_the_short_side() -> None:
     assert fp._core.decode_image(jpeg, True, limit, 32).shape == (60, 80, 3)  # 1/8 at most
 
 
+def test_jpeg_luma_decode_is_the_grey_of_the_colour_decode() -> None:
+    """Fast hashes read a JPEG's Y plane; it is Pillow's 'L' of the RGB decode up to rounding."""
+    photo = sorted((IMAGES / "originals").glob("*.jpg"))[0]
+    limit = fp._image.DEFAULT_MAX_PIXELS
+    y = fp._core.decode_image(str(photo), True, limit, None, True)
+    with Image.open(photo) as im:
+        grey = np.asarray(ImageOps.exif_transpose(im).convert("L"))
+    assert y.shape == grey.shape and y.dtype == np.uint8
+    diff = np.abs(y.astype(int) - grey.astype(int))
+    assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 2, (diff.mean(), diff.max())
+    # CMYK JPEGs have no Y plane: the full decoder takes them, and they still hash.
+    cmyk = encode(sample().convert("CMYK"), "JPEG", quality=90)
+    assert fp._core.decode_image(cmyk, True, limit, None, True).ndim == 3
+    assert fp.pdq(cmyk).quality >= 0
+    # Truncated data fails cleanly on the luma path too.
+    with pytest.raises(fp.DecodeError):
+        fp._core.decode_image(encode(sample(), "JPEG")[:300], True, limit, None, True)
+
+
 def test_pixel_limit() -> None:
     data = encode(sample(), "PNG")
     with pytest.raises(fp.DecodeError, match="decompression bomb"):

@@ -90,6 +90,7 @@ def decode_image(
     exif: bool = True,
     max_pixels: int = 178956970,
     min_side: Optional[int] = None,
+    luma: bool = False,
 ) -> npt.NDArray[np.uint8]: ...
 
 class AudioFingerprint:

@@ -249,8 +249,9 @@ def pdq_dihedral(source: ImageSource, *, exact: bool = False) -> List[ImageHash]
     """
     src = _source(source)
     if not isinstance(src, np.ndarray):
+        # Fast mode decodes as `pdq` does: reduced JPEG scale, Y plane only.
         min_side = None if exact else PDQ_WORKING_SIDE
-        src = _core.decode_image(src, True, DEFAULT_MAX_PIXELS, min_side)
+        src = _core.decode_image(src, True, DEFAULT_MAX_PIXELS, min_side, not exact)
     return [ImageHash(d, 256, q, "pdq") for d, q in _core.pdq_dihedral(src)]
 
 

@@ -28,6 +28,10 @@ pub struct DecodeOptions {
     /// For JPEG: decode at the smallest DCT scale whose short side is at least this many pixels.
     /// `None` (or a value at least the image's short side) decodes at full scale.
     pub min_side: Option<usize>,
+    /// For JPEG: grey is enough, so a YCbCr file may be decoded to its Y plane alone (no chroma
+    /// IDCT, upsampling or colour conversion). Y is the same 0.299/0.587/0.114 mix of the
+    /// decoded RGB up to rounding, so hashes move by a bit or two at most, as with `min_side`.
+    pub luma: bool,
 }
 
 impl Default for DecodeOptions {
@@ -36,6 +40,7 @@ impl Default for DecodeOptions {
             apply_exif_orientation: true,
             max_pixels: DEFAULT_MAX_PIXELS,
             min_side: None,
+            luma: false,
         }
     }
 }
@@ -92,6 +97,11 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded> {
     if format == ImageFormat::Jpeg {
         if let Some(min_side) = opts.min_side {
             if let Some(d) = decode_jpeg_scaled(bytes, opts, min_side)? {
+                return Ok(d);
+            }
+        }
+        if opts.luma {
+            if let Some(d) = decode_jpeg_luma(bytes, opts)? {
                 return Ok(d);
             }
         }
@@ -206,6 +216,48 @@ fn decode_jpeg_scaled(
                 .ok_or_else(|| decode_err("bad JPEG buffer"))?,
         )
     };
+    img.apply_orientation(orientation);
+    Ok(Some(from_dynamic(img)))
+}
+
+/// Full-scale JPEG decode of the Y plane alone (zune-jpeg, the `image` crate's own JPEG
+/// decoder); `Ok(None)` for files that are not YCbCr or grey (CMYK, YCCK), which the full
+/// decoder handles.
+fn decode_jpeg_luma(bytes: &[u8], opts: &DecodeOptions) -> Result<Option<Decoded>> {
+    use zune_core::colorspace::ColorSpace;
+    let options = zune_core::options::DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        // Our own pixel limit applies (below); JPEG sides are at most 65535.
+        .set_max_width(1 << 16)
+        .set_max_height(1 << 16);
+    let mut dec = zune_jpeg::JpegDecoder::new_with_options(Cursor::new(bytes), options);
+    dec.decode_headers().map_err(decode_err)?;
+    let (w, h) = dec
+        .dimensions()
+        .ok_or_else(|| decode_err("JPEG has no frame header"))?;
+    let (w, h) = (w as usize, h as usize);
+    check_pixels(w as u64, h as u64, opts.max_pixels)?;
+    if !matches!(
+        dec.input_colorspace(),
+        Some(ColorSpace::YCbCr | ColorSpace::Luma)
+    ) {
+        return Ok(None);
+    }
+    let data = dec.decode().map_err(decode_err)?;
+    if data.len() != w * h {
+        return Err(decode_err("JPEG decoder returned a buffer of the wrong size"));
+    }
+    let orientation = if opts.apply_exif_orientation {
+        dec.exif()
+            .and_then(|e| Orientation::from_exif_chunk(e))
+            .unwrap_or(Orientation::NoTransforms)
+    } else {
+        Orientation::NoTransforms
+    };
+    let mut img = DynamicImage::ImageLuma8(
+        image::GrayImage::from_raw(w as u32, h as u32, data)
+            .ok_or_else(|| decode_err("bad JPEG buffer"))?,
+    );
     img.apply_orientation(orientation);
     Ok(Some(from_dynamic(img)))
 }

@@ -90,6 +90,8 @@ impl Opts {
                 apply_exif_orientation: exif,
                 max_pixels,
                 min_side,
+                // Fast mode hashes grey: a JPEG's Y plane is enough (wHash keeps full decodes).
+                luma: !exact && algorithm != Algorithm::WHash,
             },
             dihedral: false,
         })
@@ -197,19 +199,22 @@ pub fn pdq_dihedral(
 }
 
 /// Decode a path or encoded bytes to a uint8 array (H, W) or (H, W, C), as the hashes see it.
+/// `luma=True` lets a JPEG come back as its Y plane (H, W), as the fast hashes decode it.
 #[pyfunction]
-#[pyo3(signature = (source, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS, min_side=None))]
+#[pyo3(signature = (source, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS, min_side=None, luma=false))]
 pub fn decode_image<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
     exif: bool,
     max_pixels: u64,
     min_side: Option<usize>,
+    luma: bool,
 ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
     let opts = DecodeOptions {
         apply_exif_orientation: exif,
         max_pixels,
         min_side,
+        luma,
     };
     let d = if let Ok(s) = source.cast::<PyString>() {
         let path = PathBuf::from(s.to_str()?);
