@@ -11,7 +11,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benches" / "robustness_robust.py
 
 def test_robust_robustness_script_prints_a_table() -> None:
     out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--limit", "3"],
+        [sys.executable, str(SCRIPT), "--limit", "3", "--pad", "2000"],
         capture_output=True,
         text=True,
         timeout=280,

@@ -85,6 +85,22 @@ def hash_images(
     npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.bool_], List[Optional[str]]
 ]: ...
 def pdq_dihedral(pixels: npt.NDArray[np.uint8]) -> List[Tuple[bytes, int]]: ...
+def robust_features(
+    sources: Sequence[object],
+    max_local: int = 15,
+    min_separation: float = 0.0,
+    threads: Optional[int] = None,
+    exif: bool = True,
+    max_pixels: int = 178956970,
+) -> List[
+    Tuple[
+        npt.NDArray[np.uint8],
+        int,
+        npt.NDArray[np.uint8],
+        npt.NDArray[np.float32],
+        Tuple[int, int, int, int],
+    ]
+]: ...
 def decode_image(
     source: Union[str, bytes],
     exif: bool = True,

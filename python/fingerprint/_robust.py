@@ -1,49 +1,36 @@
 """Copy detection that survives crops, borders, overlays, flips and rotations (issue 8).
 
-`RobustImageIndex` stores at most 16 PDQ codes per image: the whole picture after border
-removal plus overlapping regions at several scales, one `HammingIndex(method="mih")` per
-region. A query hashes its own picture in the 8 dihedral orientations and, for each centred
-crop hypothesis (kept fraction of each side), the windows that line up with the indexed
-regions; half the regions seen under one hypothesis must match for region evidence to count. `calibrate` picks the distance threshold for a target false-match rate.
-See docs/robust-matching.md for the measurements behind the choices.
+`RobustImageIndex` stores at most 16 codes per image: the PDQ code of the whole picture after
+border removal, and up to 15 local codes, each the 64-bit DCT code of a patch around a
+difference-of-Gaussian keypoint, with the keypoint's position and scale. A query looks up its
+8 dihedral PDQ codes and up to 48 local codes; local matches count only when at least two of
+them agree on one similarity transform (a crop and a resize), found from the keypoints' own
+positions and scales, so a crop taken anywhere in the picture is found. Everything per image
+runs in one Rust call (`_core.robust_features`). `calibrate` picks the distance threshold for a
+target false-match rate. See docs/robust-matching.md for the measurements behind the choices.
 """
 
 from __future__ import annotations
 
+import io
 import math
+import os
+import zipfile
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from ._image import ImageSource, _source, decode_image, hash_images
+from . import _core
+from ._image import ImageSource, _source
 from ._index import HammingIndex
 
 __all__ = ["RobustImageIndex", "RobustMatch", "calibrate", "trim_borders", "robust_codes"]
 
-# Working resolution: PDQ box-filters every input down to 64x64, so 256 px leaves each region
-# more than 64 px; shrinking first makes the 16 region hashes cheap.
+# Working resolution of the border trim: the short side stays >= 256 px (PDQ box-filters every
+# input to 64x64). The Rust core (rust/src/image/trim.rs) does the same arithmetic.
 WORK_SIDE = 256
-# Index regions in fractions of the trimmed picture: (x, y, w, h). Whole picture first, then a
-# 3x3 grid of half-size regions (overlays and caption bars spoil some, not all), then centred
-# regions at 0.8 and 0.65 and four 0.35 regions around the centre, so that a centred crop
-# keeping 60-100% of each side still contains five or more indexed regions.
-_GRID = [(g, h, 0.5, 0.5) for h in (0.0, 0.25, 0.5) for g in (0.0, 0.25, 0.5)]
-_CENTRE = [(0.1, 0.1, 0.8, 0.8), (0.175, 0.175, 0.65, 0.65)]
-_SMALL = [(g, h, 0.35, 0.35) for h in (0.25, 0.4) for g in (0.25, 0.4)]
-REGIONS: List[Tuple[float, float, float, float]] = [(0.0, 0.0, 1.0, 1.0)] + _GRID + _CENTRE + _SMALL
-# Crop hypotheses (kept fraction c of each side, offset px, py) a query is tried under. PDQ of a
-# region flips ~20% of its bits when the window is misplaced by 3% of its size, so a window
-# must line up with the indexed region almost exactly: hypotheses are centred crops on a fine
-# grid of c (a centred scale error is far milder than a shift).
-CROP_HYPOTHESES: List[Tuple[float, float, float]] = [
-    (c, (1.0 - c) / 2, (1.0 - c) / 2) for c in (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)
-]
-# Fewest region hits that count as evidence under one hypothesis.
-VOTES = 2
-# A window may stick out of the query by this fraction of its size (then it is clipped).
-OVERHANG = 0.03
 # Default distance threshold (of 256 bits): the 1e-4 false-match threshold calibrated on the
 # 120 unrelated images of the shared set (benches/robustness_robust.py); use `calibrate` on
 # your own sample.
@@ -51,8 +38,34 @@ DEFAULT_THRESHOLD = 69
 # Added to the distance of the 7 rotated/mirrored whole-picture codes: 7 more chances to meet
 # an unrelated image lower the 1e-4 threshold of PDQ from 85 to 71 on the shared set (14).
 DIHEDRAL_PENALTY = 14
-# A region whose PDQ quality is below this is flat (sky, wall) and matches everything.
-MIN_QUALITY = 50
+# Local codes stored per image (with the whole-picture code: 16) and computed per query (queries
+# are not stored, and more keypoints make it likelier that the stored ones are among them).
+INDEX_KEYPOINTS = 15
+QUERY_KEYPOINTS = 48
+# Stored keypoints closer than this (fraction of the short side) to a stronger one are skipped:
+# one blob found at two neighbouring scales would spend two of the 15 codes on one place.
+# Larger values (0.2-0.3) spread the codes but leave weaker, less repeatable keypoints: measured
+# worse on 60% crops.
+MIN_SEPARATION = 0.05
+# Largest Hamming distance (of 64 bits) at which two local codes are a candidate match. On the
+# shared set, 8 finds as many agreeing pairs as 12 (the geometry, not the code distance, rejects
+# chance pairs), and with 3 multi-index tables of ~21 bits the search enumerates only the
+# buckets within 2 bits of each table: fast on millions of codes.
+LOCAL_RADIUS = 8
+LOCAL_TABLES = 3
+# Geometric agreement with a hypothesis q = s * p + t: |log(scale ratio) - log s| below this...
+SCALE_TOLERANCE = 0.25
+# ...and the position error below this many query keypoint scales (the patch is 6 wide).
+POSITION_TOLERANCE = 0.5
+# Fewest agreeing local matches that count as evidence.
+MIN_LOCAL_MATCHES = 2
+# Local score in the PDQ distance scale: LOCAL_BASE (chance: half of 256 bits) minus LOCAL_STEP
+# per unit of evidence, where each agreeing match adds 1 - distance / (LOCAL_RADIUS + 1): two
+# exact matches score 0, two at distance 4 score 57, two at distance 8 score 114.
+LOCAL_BASE = 128
+LOCAL_STEP = 64
+# Version of the `save` file layout.
+_FORMAT = 1
 
 
 def _luma(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -125,82 +138,88 @@ def trim_borders(
     return t, b, l, r
 
 
-def _prepare(source: ImageSource) -> npt.NDArray[np.float32]:
-    """Decode, grey and shrink, cut borders: the picture every code is taken from."""
+def _core_source(source: ImageSource) -> Union[str, bytes, npt.NDArray[np.uint8]]:
+    """A path, bytes or C-contiguous array, as `_core.robust_features` takes them."""
     src = _source(source)
-    pixels = src if isinstance(src, np.ndarray) else decode_image(src)
-    luma = _luma(pixels)
-    t, b, l, r = trim_borders(luma)
-    return luma[t:b, l:r]
+    if isinstance(src, np.ndarray):
+        return np.ascontiguousarray(src)
+    return src
 
 
-def _windows(
-    picture: npt.NDArray[np.float32], boxes: Sequence[Tuple[float, float, float, float]]
-) -> List[npt.NDArray[np.uint8]]:
-    h, w = picture.shape
-    out = []
-    for x, y, bw, bh in boxes:
-        x0, y0 = max(0, int(round(x * w))), max(0, int(round(y * h)))
-        x1 = min(w, max(x0 + 1, int(round((x + bw) * w))))
-        y1 = min(h, max(y0 + 1, int(round((y + bh) * h))))
-        out.append(np.ascontiguousarray(np.clip(picture[y0:y1, x0:x1] + 0.5, 0, 255).astype(np.uint8)))
-    return out
+# Per image: dihedral PDQ codes (8, 32), quality, local codes (k, 8), keypoints (k, 4) as
+# x, y, scale, response, and the trim bounds.
+Features = Tuple[np.ndarray, int, np.ndarray, np.ndarray, Tuple[int, int, int, int]]
 
 
-def _pdq_many(images: List[npt.NDArray[np.uint8]], threads: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
-    batch = hash_images(images, "pdq", threads)
-    if not batch.ok.all():
-        raise ValueError(next(e for e in batch.errors if e))
-    return batch.codes, batch.quality
+def _features(
+    sources: Sequence[ImageSource], keypoints: int, separation: float, threads: Optional[int]
+) -> List[Features]:
+    """Trim, PDQ and local codes of every source in one Rust call (GIL released)."""
+    return _core.robust_features([_core_source(s) for s in sources], keypoints, separation, threads)
 
 
 def robust_codes(
     source: ImageSource, *, threads: Optional[int] = 1
-) -> Tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-    """The index-side codes of one image: (codes (k, 32), region numbers (k,)), k <= 16.
+) -> Tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+    """The index-side codes of one image: whole-picture PDQ (32,), local codes (k, 8) and their
+    keypoints (k, 3) as x, y, scale in units of the trimmed picture's short side; k <= 15."""
+    dihedral, _, codes, points, _ = _features([source], INDEX_KEYPOINTS, MIN_SEPARATION, threads)[0]
+    return dihedral[0], codes, points[:, :3]
 
-    Region 0 is the whole picture after border removal; flat regions are left out.
+
+def _agreement(
+    qp: np.ndarray, ip: np.ndarray, qi: np.ndarray, ii: np.ndarray, dist: np.ndarray
+) -> Tuple[int, float]:
+    """Largest set of local matches agreeing on one transform q = s * p + t: (matches, evidence).
+
+    qp, ip: (., 3) query and indexed keypoints (x, y, scale); qi, ii, dist: the candidate
+    matches. Every match proposes s (its scale ratio) and t; the others agree when their scale
+    ratio and position fit. Each query and each indexed keypoint counts once.
     """
-    picture = _prepare(source)
-    codes, quality = _pdq_many(_windows(picture, REGIONS), threads)
-    keep = np.ones(len(REGIONS), dtype=bool)
-    keep[1:] = quality[1:] >= MIN_QUALITY
-    return codes[keep], np.flatnonzero(keep).astype(np.uint8)
-
-
-def _query_plan() -> Tuple[List[Tuple[float, float, float, float]], List[Tuple[int, int]]]:
-    """Query windows and, per window, (hypothesis number, region number).
-
-    A query that keeps fraction c of each side of the original, at offset (px, py), shows the
-    indexed region (x, y, s) as the query window ((x - px) / c, (y - py) / c, s / c); every
-    region that fits in the query (up to OVERHANG) gives one window, compared with that region
-    only.
-    """
-    boxes: List[Tuple[float, float, float, float]] = []
-    meta: List[Tuple[int, int]] = []
-    for hyp, (c, px, py) in enumerate(CROP_HYPOTHESES):
-        for region, (x, y, w, h) in enumerate(REGIONS):
-            if region == 0:
+    ls = np.log(qp[qi, 2] / ip[ii, 2])
+    best = (0, 0.0)
+    for h in range(len(qi)):
+        s = math.exp(ls[h])
+        tx = qp[qi[h], 0] - s * ip[ii[h], 0]
+        ty = qp[qi[h], 1] - s * ip[ii[h], 1]
+        ex = qp[qi, 0] - (s * ip[ii, 0] + tx)
+        ey = qp[qi, 1] - (s * ip[ii, 1] + ty)
+        ok = (np.abs(ls - ls[h]) < SCALE_TOLERANCE) & (np.hypot(ex, ey) < POSITION_TOLERANCE * qp[qi, 2])
+        n = min(len(np.unique(qi[ok])), len(np.unique(ii[ok])))
+        if n < max(2, best[0]):
+            continue
+        # Evidence: the closest match per query keypoint, then per indexed keypoint.
+        order = np.argsort(dist[ok], kind="stable")
+        seen_q: set = set()
+        seen_i: set = set()
+        evidence = 0.0
+        for q, i, d in zip(qi[ok][order], ii[ok][order], dist[ok][order]):
+            if q in seen_q or i in seen_i:
                 continue
-            u, v, bw, bh = (x - px) / c, (y - py) / c, w / c, h / c
-            tol_w, tol_h = OVERHANG * bw, OVERHANG * bh
-            if u < -tol_w or v < -tol_h or u + bw > 1 + tol_w or v + bh > 1 + tol_h:
-                continue
-            boxes.append((u, v, bw, bh))
-            meta.append((hyp, region))
-    return boxes, meta
+            seen_q.add(q)
+            seen_i.add(i)
+            evidence += 1.0 - float(d) / (LOCAL_RADIUS + 1)
+        if (n, evidence) > best:
+            best = (n, evidence)
+    return best
 
 
-_QUERY_BOXES, _QUERY_META = _query_plan()
+def local_score(matches: int, evidence: float) -> Optional[int]:
+    """The local evidence in the PDQ distance scale, or None below MIN_LOCAL_MATCHES matches:
+    LOCAL_BASE - LOCAL_STEP * evidence, at least 0."""
+    if matches < MIN_LOCAL_MATCHES:
+        return None
+    return max(0, int(round(LOCAL_BASE - LOCAL_STEP * evidence)))
 
 
 @dataclass(frozen=True)
 class RobustMatch:
     """One indexed image found by a query: smaller `distance` is a closer copy.
 
-    `distance` is the best whole-picture distance (any orientation) or, when region evidence
-    is stronger, the second-best region distance under one crop hypothesis. `regions` counts
-    the region hits within the search radius; `transform` names the orientation or the crop.
+    `distance` is the best whole-picture distance (any orientation, rotated or mirrored codes
+    with DIHEDRAL_PENALTY added) or, when stronger, the local score (`local_score`). `regions`
+    counts the local matches that agree on one transform (1 for a whole-picture match);
+    `transform` names the orientation, or "local" with the scale of the copy.
     """
 
     id: int
@@ -227,23 +246,23 @@ class RobustImageIndex:
         """`threshold`: largest distance (of 256 bits) reported; see `calibrate`."""
         self.threshold = float(threshold)
         self.threads = threads
-        # One index per region number (0: the whole picture): a query window is compared with
-        # the codes of its own region only, 1/15 of the region codes.
-        self._by_region = [HammingIndex(256, method="mih") for _ in REGIONS]
-        self._next_key = 0
-        self._key_image: List[int] = []
-        self._ids: Dict[int, int] = {}
+        self._whole = HammingIndex(256, method="mih")
+        self._local = HammingIndex(64, method="mih", tables=LOCAL_TABLES)
+        self._ids: List[int] = []  # image row -> id
+        self._rows: Dict[int, int] = {}  # id -> image row
+        self._local_image = np.zeros(0, dtype=np.int64)  # local key -> image row
+        self._local_points = np.zeros((0, 3), dtype=np.float32)  # local key -> x, y, scale
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def __contains__(self, id: object) -> bool:
-        return id in self._ids
+        return id in self._rows
 
     @property
     def codes_per_image(self) -> float:
         """Mean number of stored codes per image (at most 16)."""
-        return sum(len(ix) for ix in self._by_region) / max(1, len(self._ids))
+        return (len(self._whole) + len(self._local)) / max(1, len(self._ids))
 
     def add(self, id: int, source: ImageSource) -> None:
         """Index one image under integer `id`."""
@@ -254,78 +273,68 @@ class RobustImageIndex:
         if len(ids) != len(sources):
             raise ValueError(f"got {len(ids)} ids but {len(sources)} sources")
         ids = [int(i) for i in ids]
-        if len(set(ids)) != len(ids) or any(i in self._ids for i in ids):
+        if len(set(ids)) != len(ids) or any(i in self._rows for i in ids):
             raise ValueError("ids must be unique and not already indexed")
-        prepared = [robust_codes(s, threads=self.threads) for s in sources]
-        per_region: List[Tuple[List[np.ndarray], List[int]]] = [([], []) for _ in REGIONS]
-        for image_id, (codes, regions) in zip(ids, prepared):
-            self._ids[image_id] = len(self._ids)
-            for code, region in zip(codes, regions):
-                key = self._next_key
-                self._next_key += 1
-                self._key_image.append(image_id)
-                per_region[int(region)][0].append(code)
-                per_region[int(region)][1].append(key)
-        for index, (codes_r, keys_r) in zip(self._by_region, per_region):
-            if codes_r:
-                index.add(np.stack(codes_r), np.array(keys_r, dtype=np.uint64))
+        feats = _features(sources, INDEX_KEYPOINTS, MIN_SEPARATION, self.threads)
+        if not feats:
+            return
+        whole = np.stack([f[0][0] for f in feats])
+        codes = np.concatenate([f[2] for f in feats])
+        points = np.concatenate([f[3][:, :3] for f in feats])
+        self._append(ids, whole, codes, points, np.array([len(f[2]) for f in feats]))
 
-    def _query_codes(self, source: ImageSource) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Whole-picture dihedral codes (8, 32), window codes (n, 32) and their qualities."""
-        picture = _prepare(source)
-        grey = np.ascontiguousarray(np.clip(picture + 0.5, 0, 255).astype(np.uint8))
-        from . import _core
-
-        whole = np.array([np.frombuffer(d, dtype=np.uint8) for d, _ in _core.pdq_dihedral(grey)])
-        codes, quality = _pdq_many(_windows(picture, _QUERY_BOXES), self.threads)
-        return whole, codes, quality
+    def _append(
+        self, ids: List[int], whole: np.ndarray, codes: np.ndarray, points: np.ndarray, counts: np.ndarray
+    ) -> None:
+        """Store images: whole codes (n, 32), local codes (k, 8) and points (k, 3) of all of them
+        concatenated, `counts[i]` of them image i's."""
+        first = len(self._ids)
+        rows = np.arange(first, first + len(ids), dtype=np.int64)
+        self._whole.add(whole, rows.astype(np.uint64))
+        total = int(np.sum(counts))
+        if total:
+            keys = np.arange(len(self._local), len(self._local) + total, dtype=np.uint64)
+            self._local.add(codes, keys)
+            self._local_image = np.concatenate([self._local_image, np.repeat(rows, counts)])
+            self._local_points = np.concatenate([self._local_points, points]).astype(np.float32)
+        for image_id, row in zip(ids, rows):
+            self._ids.append(image_id)
+            self._rows[image_id] = int(row)
 
     def scores(self, source: ImageSource, max_distance: Optional[float] = None) -> List[RobustMatch]:
         """Every indexed image within `max_distance` (default: the threshold), best first."""
         limit = self.threshold if max_distance is None else float(max_distance)
         radius = int(math.floor(limit))
-        if radius < 0:
+        if radius < 0 or not self._ids:
             return []
-        whole, windows, quality = self._query_codes(source)
+        dihedral, _, codes, points, _ = _features([source], QUERY_KEYPOINTS, 0.0, self.threads)[0]
         best: Dict[int, Tuple[int, int, str]] = {}
-        whole_index = self._by_region[0]
-        if len(whole_index):
-            off, keys, dist = whole_index.range_search(whole, radius, threads=self.threads)
-            for q in range(len(whole)):
-                for k, d in zip(keys[off[q] : off[q + 1]], dist[off[q] : off[q + 1]]):
-                    img = self._key_image[int(k)]
-                    score = int(d) + (DIHEDRAL_PENALTY if q else 0)
-                    if img not in best or score < best[img][0]:
-                        best[img] = (score, 1, _DIHEDRAL[q])
-        if any(len(ix) for ix in self._by_region[1:]):
-            keep = [q for q in range(len(windows)) if quality[q] >= MIN_QUALITY]
-            votes: Dict[Tuple[int, int], List[int]] = {}
-            windows_per_hyp = np.bincount(
-                [_QUERY_META[q][0] for q in keep], minlength=len(CROP_HYPOTHESES)
-            )
-            for region in range(1, len(REGIONS)):
-                rows = [q for q in keep if _QUERY_META[q][1] == region]
-                if not rows or not len(self._by_region[region]):
+        off, keys, dist = self._whole.range_search(dihedral, radius, threads=self.threads)
+        for q in range(len(dihedral)):
+            for k, d in zip(keys[off[q] : off[q + 1]], dist[off[q] : off[q + 1]]):
+                row = int(k)
+                score = int(d) + (DIHEDRAL_PENALTY if q else 0)
+                if score <= limit and (row not in best or score < best[row][0]):
+                    best[row] = (score, 1, _DIHEDRAL[q])
+        if len(codes) and len(self._local):
+            off, keys, dist = self._local.range_search(codes, LOCAL_RADIUS, threads=self.threads)
+            qi = np.repeat(np.arange(len(codes)), np.diff(off))
+            keys = keys.astype(np.int64)
+            rows = self._local_image[keys]
+            order = np.argsort(rows, kind="stable")
+            rows, qi, keys, dist = rows[order], qi[order], keys[order], dist[order]
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, int)
+            ends = np.r_[starts[1:], len(rows)]
+            qp = points[:, :3]
+            for a, b in zip(starts, ends):
+                if b - a < MIN_LOCAL_MATCHES:
                     continue
-                off, keys, dist = self._by_region[region].range_search(
-                    windows[rows], radius, threads=self.threads
-                )
-                for row, q in enumerate(rows):
-                    hyp = _QUERY_META[q][0]
-                    for k, d in zip(keys[off[row] : off[row + 1]], dist[off[row] : off[row + 1]]):
-                        votes.setdefault((self._key_image[int(k)], hyp), []).append(int(d))
-            for (img, hyp), ds in votes.items():
-                # Half the regions seen under the hypothesis (at least VOTES) must lie within
-                # the distance: the median-like region distance is the score. Overlays spoil
-                # a few regions; unrelated pictures of one kind (planets on white) share a few.
-                need = max(VOTES, (int(windows_per_hyp[hyp]) + 1) // 2)
-                if len(ds) < need:
-                    continue
-                score = sorted(ds)[need - 1]
-                if img not in best or score < best[img][0]:
-                    c = CROP_HYPOTHESES[hyp][0]
-                    best[img] = (score, len(ds), "regions" if c == 1.0 else f"crop {c:g}")
-        out = [RobustMatch(i, d, n, t) for i, (d, n, t) in best.items() if d <= limit]
+                n, evidence = _agreement(qp, self._local_points, qi[a:b], keys[a:b], dist[a:b])
+                score = local_score(n, evidence)
+                row = int(rows[a])
+                if score is not None and score <= limit and (row not in best or score < best[row][0]):
+                    best[row] = (score, n, "local")
+        out = [RobustMatch(self._ids[r], d, n, t) for r, (d, n, t) in best.items()]
         out.sort(key=lambda m: (m.distance, m.id))
         return out
 
@@ -348,6 +357,67 @@ class RobustImageIndex:
     def query(self, source: ImageSource, top: int = 5) -> List[RobustMatch]:
         """The `top` best matches within the threshold, best first."""
         return self.scores(source)[: max(0, int(top))]
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write the index to `path` (a numpy .npz) atomically: temporary file, fsync, rename."""
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(
+                    f,
+                    format=np.array([_FORMAT], dtype=np.int64),
+                    threshold=np.array([self.threshold]),
+                    ids=np.array(self._ids, dtype=np.int64),
+                    whole=self._whole.codes(),
+                    whole_rows=self._whole.ids().astype(np.int64),
+                    local=self._local.codes(),
+                    local_keys=self._local.ids().astype(np.int64),
+                    local_image=self._local_image,
+                    local_points=self._local_points,
+                )
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"], *, threads: Optional[int] = 1) -> "RobustImageIndex":
+        """Read an index written by `save`; raises CorruptIndexError if it is not one."""
+        from .errors import CorruptIndexError
+
+        with open(os.fspath(path), "rb") as f:  # a missing file is FileNotFoundError
+            raw = f.read()
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+            if int(data["format"][0]) != _FORMAT:
+                raise ValueError(f"format {int(data['format'][0])}, expected {_FORMAT}")
+            index = cls(float(data["threshold"][0]), threads=threads)
+            ids = [int(i) for i in data["ids"]]
+            n_local = len(data["local_keys"])
+            if (
+                len(set(ids)) != len(ids)
+                or sorted(data["whole_rows"].tolist()) != list(range(len(ids)))
+                or sorted(data["local_keys"].tolist()) != list(range(n_local))
+                or data["local_image"].shape != (n_local,)
+                or data["local_points"].shape != (n_local, 3)
+                or (n_local and not 0 <= data["local_image"].min() <= data["local_image"].max() < len(ids))
+            ):
+                raise ValueError("inconsistent arrays")
+            if len(ids):
+                index._whole.add(data["whole"], data["whole_rows"].astype(np.uint64))
+            if n_local:
+                index._local.add(data["local"], data["local_keys"].astype(np.uint64))
+        except (OSError, EOFError, KeyError, ValueError, IndexError, TypeError, zipfile.BadZipFile) as e:
+            raise CorruptIndexError(f"{os.fspath(path)}: not a RobustImageIndex file ({e})") from e
+        index._local_image = data["local_image"].astype(np.int64)
+        index._local_points = data["local_points"].astype(np.float32)
+        index._ids = ids
+        index._rows = {image_id: row for row, image_id in enumerate(ids)}
+        return index
 
 
 def calibrate(

@@ -9,10 +9,13 @@ pub mod decode;
 pub mod dhash;
 pub mod haar;
 pub mod jarosz;
+pub mod local;
 pub mod luma;
 pub mod pdq;
 pub mod phash;
 pub mod resize;
+pub mod robust;
+pub mod trim;
 pub mod whash;
 
 use crate::error::{FingerprintError, Result};

@@ -20,7 +20,8 @@ use std::time::Duration;
 use super::errors::{detach, to_py};
 use crate::error::{FingerprintError, Result};
 use crate::image::decode::{self, DecodeOptions};
-use crate::image::{hash_pixels, pdq, Algorithm, ImageHash, Pixels};
+use crate::image::robust::{self, RobustFeatures};
+use crate::image::{hash_pixels, pdq, trim, Algorithm, ImageHash, Pixels};
 use crate::search::pool;
 
 /// How often `hash_images` looks at the item count to report progress.
@@ -407,4 +408,112 @@ pub fn hash_images<'py>(
         ok.into_pyarray(py),
         errors,
     ))
+}
+
+/// One image's robust features as numpy: dihedral PDQ codes (8, 32) uint8, PDQ quality, local
+/// codes (k, 8) uint8, keypoints (k, 4) float32 (x, y, scale, response) and trim bounds.
+type Features<'py> = (
+    Bound<'py, PyArray2<u8>>,
+    u8,
+    Bound<'py, PyArray2<u8>>,
+    Bound<'py, PyArray2<f32>>,
+    (usize, usize, usize, usize),
+);
+
+/// Decode (JPEGs at the reduced scale the working picture needs), trim borders and compute the
+/// dihedral PDQ and local codes of each source, in parallel with the GIL released. Raises the
+/// first failure (`DecodeError`, `ValueError`).
+#[pyfunction]
+#[pyo3(signature = (sources, max_local=15, min_separation=0.0, threads=None, exif=true, max_pixels=decode::DEFAULT_MAX_PIXELS))]
+pub fn robust_features<'py>(
+    py: Python<'py>,
+    sources: Vec<Bound<'py, PyAny>>,
+    max_local: usize,
+    min_separation: f32,
+    threads: Option<usize>,
+    exif: bool,
+    max_pixels: u64,
+) -> PyResult<Vec<Features<'py>>> {
+    let opts = DecodeOptions {
+        apply_exif_orientation: exif,
+        max_pixels,
+        min_side: Some(trim::WORK_SIDE),
+        luma: false,
+    };
+    let mut arrays: Vec<Option<PyReadonlyArrayDyn<'py, u8>>> = Vec::with_capacity(sources.len());
+    for s in &sources {
+        let array = if s.cast::<PyString>().is_ok() || s.cast::<PyBytes>().is_ok() {
+            None
+        } else if let Ok(a) = s.extract::<PyReadonlyArrayDyn<'py, u8>>() {
+            Some(a)
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "source must be a path (str), bytes or a uint8 numpy array, got {}",
+                s.get_type().name()?
+            )));
+        };
+        arrays.push(array);
+    }
+    let mut borrowed: Vec<Source<'_>> = Vec::with_capacity(sources.len());
+    for (s, arr) in sources.iter().zip(&arrays) {
+        borrowed.push(match arr {
+            Some(a) => array_source(a)?,
+            None => match s.cast::<PyString>() {
+                Ok(p) => Source::Path(PathBuf::from(p.to_str()?)),
+                Err(_) => Source::Bytes(s.cast::<PyBytes>()?.as_bytes()),
+            },
+        });
+    }
+    let one = |src: &Source<'_>| -> Result<RobustFeatures> {
+        let decoded;
+        let pixels = match src {
+            Source::Path(p) => {
+                decoded = decode::decode_path(p, &opts)?;
+                decoded.pixels()?
+            }
+            Source::Bytes(b) => {
+                decoded = decode::decode(b, &opts)?;
+                decoded.pixels()?
+            }
+            Source::Array {
+                data,
+                height,
+                width,
+                channels,
+            } => Pixels::new(data, *width, *height, *channels)?,
+        };
+        robust::robust_features(&pixels, max_local, min_separation)
+    };
+    let all = detach(py, || {
+        pool::install(threads, || {
+            borrowed
+                .par_iter()
+                .map(one)
+                .collect::<Result<Vec<RobustFeatures>>>()
+        })?
+    })?;
+    Ok(all
+        .into_iter()
+        .map(|f| {
+            let mut dihedral = Array2::<u8>::zeros((8, 32));
+            for (row, h) in f.dihedral.iter().enumerate() {
+                dihedral
+                    .row_mut(row)
+                    .assign(&Array1::from(h.bytes.to_vec()));
+            }
+            let k = f.local.len();
+            let codes = Array2::from_shape_fn((k, 8), |(i, j)| f.local[i].code[j]);
+            let points = Array2::from_shape_fn((k, 4), |(i, j)| {
+                let c = &f.local[i];
+                [c.x, c.y, c.scale, c.response][j]
+            });
+            (
+                dihedral.into_pyarray(py),
+                f.dihedral[0].quality,
+                codes.into_pyarray(py),
+                points.into_pyarray(py),
+                f.bounds,
+            )
+        })
+        .collect())
 }

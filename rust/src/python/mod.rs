@@ -18,5 +18,5 @@ mod _core {
     #[pymodule_export]
     use super::index::{find_duplicates, simd_level, simd_levels, PyDuplicateJoin, PyHammingIndex};
     #[pymodule_export]
-    use super::image::{decode_image, hash_image, hash_images, pdq_dihedral};
+    use super::image::{decode_image, hash_image, hash_images, pdq_dihedral, robust_features};
 }

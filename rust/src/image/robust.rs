@@ -1,0 +1,86 @@
+//! Everything `RobustImageIndex` needs from one image, in one pass: the grey working picture,
+//! border removal, the 8 dihedral PDQ codes of the trimmed picture and its local codes.
+
+use super::local::{local_codes, LocalCode};
+use super::pdq::{self, PdqHash};
+use super::trim::{trim_borders, work_luma};
+use super::Pixels;
+use crate::error::Result;
+
+/// The features of one image.
+#[derive(Clone, Debug)]
+pub struct RobustFeatures {
+    /// PDQ of the trimmed picture in the 8 orientations of `pdq::Dihedral::ALL` (original first).
+    pub dihedral: [PdqHash; 8],
+    /// Local codes, strongest first.
+    pub local: Vec<LocalCode>,
+    /// (top, bottom, left, right) of the trimmed picture in the working picture.
+    pub bounds: (usize, usize, usize, usize),
+}
+
+/// Trim `pixels` and compute its dihedral PDQ codes and at most `max_local` local codes
+/// (`min_separation` as in [`local_codes`]).
+pub fn robust_features(
+    pixels: &Pixels<'_>,
+    max_local: usize,
+    min_separation: f32,
+) -> Result<RobustFeatures> {
+    let (luma, rows, cols) = work_luma(pixels);
+    let (t, b, l, r) = trim_borders(&luma, rows, cols);
+    let (h, w) = (b - t, r - l);
+    let mut inner = Vec::with_capacity(h * w);
+    for y in t..b {
+        inner.extend_from_slice(&luma[y * cols + l..y * cols + r]);
+    }
+    // PDQ sees the picture rounded to 8 bits, as hashing the trimmed array would.
+    let grey: Vec<u8> = inner
+        .iter()
+        .map(|&v| (v + 0.5).clamp(0.0, 255.0) as u8)
+        .collect();
+    let dihedral = pdq::dihedral_hashes(&Pixels::new(&grey, w, h, 1)?);
+    let local = local_codes(&inner, h, w, max_local, min_separation)?;
+    Ok(RobustFeatures {
+        dihedral,
+        local,
+        bounds: (t, b, l, r),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framed_and_bare_pictures_agree() {
+        let (h, w) = (300, 400);
+        let bare: Vec<u8> = (0..h * w)
+            .map(|i| {
+                let (y, x) = ((i / w) as f32, (i % w) as f32);
+                (128.0 + 60.0 * (x / 13.0).sin() * (y / 17.0).cos() + 40.0 * (x * y / 5000.0).sin())
+                    as u8
+            })
+            .collect();
+        let pad = 40;
+        let (fh, fw) = (h + 2 * pad, w + 2 * pad);
+        let mut framed = vec![255u8; fh * fw];
+        for y in 0..h {
+            framed[(y + pad) * fw + pad..(y + pad) * fw + pad + w]
+                .copy_from_slice(&bare[y * w..(y + 1) * w]);
+        }
+        let a = robust_features(&Pixels::new(&bare, w, h, 1).unwrap(), 15, 0.1).unwrap();
+        let b = robust_features(&Pixels::new(&framed, fw, fh, 1).unwrap(), 15, 0.1).unwrap();
+        assert_eq!(b.bounds, (pad, pad + h, pad, pad + w));
+        assert_eq!(a.dihedral[0].bytes, b.dihedral[0].bytes);
+        assert_eq!(a.local, b.local);
+        assert!(!a.local.is_empty());
+    }
+
+    #[test]
+    fn tiny_images_do_not_panic() {
+        for (w, h) in [(1, 1), (3, 2), (8, 8), (9, 300)] {
+            let px = vec![7u8; w * h * 3];
+            let f = robust_features(&Pixels::new(&px, w, h, 3).unwrap(), 15, 0.0).unwrap();
+            assert!(f.local.is_empty());
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The grey working picture of `RobustImageIndex` and its border removal, the same arithmetic
+//! as `fingerprint._robust._luma` and `trim_borders` (tested against them in
+//! tests/test_robust_borders.py).
+
+use super::Pixels;
+
+/// Short side the working picture keeps at least: PDQ box-filters to 64x64, so 256 px leaves
+/// every region more than 64 px.
+pub const WORK_SIDE: usize = 256;
+
+/// Rec.601 luma (PDQ's weights in 8-bit fixed point, 77/150/29), box-averaged by the integer
+/// factor that keeps the short side at least [`WORK_SIDE`]: returns (values, rows, cols).
+pub fn work_luma(pixels: &Pixels<'_>) -> (Vec<f32>, usize, usize) {
+    let (w, h, c) = (pixels.width(), pixels.height(), pixels.channels());
+    let f = (h.min(w) / WORK_SIDE).max(1);
+    let (oh, ow) = (h / f, w / f);
+    let data = pixels.data();
+    let mut sums = vec![0u32; oh * ow];
+    for y in 0..oh * f {
+        let row = &data[y * w * c..(y + 1) * w * c];
+        let out = &mut sums[(y / f) * ow..(y / f + 1) * ow];
+        for x in 0..ow * f {
+            let p = &row[x * c..x * c + c];
+            // Same 16-bit fixed point as numpy's uint16 arithmetic (at most 255 * 256).
+            let v = if c >= 3 {
+                77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32
+            } else {
+                (p[0] as u32) << 8
+            };
+            out[x / f] += v;
+        }
+    }
+    let scale = (1.0f64 / (256 * f * f) as f64) as f32;
+    (sums.into_iter().map(|s| s as f32 * scale).collect(), oh, ow)
+}
+
+/// Bounds (top, bottom, left, right) of the picture inside near-uniform bands on any side; see
+/// `fingerprint.trim_borders` for the rule (tolerance 8, edge 24, at most 35% of a side).
+pub fn trim_borders(luma: &[f32], rows: usize, cols: usize) -> (usize, usize, usize, usize) {
+    const TOLERANCE: f32 = 8.0;
+    const EDGE: f32 = 24.0;
+    const MAX_FRACTION: f64 = 0.35;
+    let at = |y: usize, x: usize| luma[y * cols + x];
+    let (h, w) = (rows, cols);
+    let (mut t, mut b, mut l, mut r) = (0usize, h, 0usize, w);
+    let max_rows = (h as f64 * MAX_FRACTION) as isize;
+    let max_cols = (w as f64 * MAX_FRACTION) as isize;
+    for _ in 0..4 {
+        let (ih, iw) = (b - t, r - l);
+        if ih < 8 || iw < 8 {
+            break;
+        }
+        // Lines as closures: line k from an edge inwards, element j along it.
+        let dt = run(ih, iw, max_rows - t as isize, |k, j| at(t + k, l + j));
+        let db = run(ih, iw, max_rows - (h - b) as isize, |k, j| {
+            at(b - 1 - k, l + j)
+        });
+        let (c0, c1) = if ih - dt - db >= 8 {
+            (t + dt, b - db)
+        } else {
+            (t, b)
+        };
+        let dl = run(iw, c1 - c0, max_cols - l as isize, |k, j| at(c0 + j, l + k));
+        let dr = run(iw, c1 - c0, max_cols - (w - r) as isize, |k, j| {
+            at(c0 + j, r - 1 - k)
+        });
+        if (dt | db | dl | dr) == 0 || ih - dt - db < 8 || iw - dl - dr < 8 {
+            break;
+        }
+        (t, b, l, r) = (t + dt, b - db, l + dl, r - dr);
+    }
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for y in t..b {
+        for &v in &luma[y * cols + l..y * cols + r] {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    // A flat picture has no frame to find: keep it whole.
+    if (hi as f64) - (lo as f64) <= 2.0 * TOLERANCE as f64 {
+        return (0, h, 0, w);
+    }
+    return (t, b, l, r);
+
+    /// Length of the border band among `n` lines of length `len` (`line(k, j)`), or 0.
+    fn run(n: usize, len: usize, limit: isize, line: impl Fn(usize, usize) -> f32) -> usize {
+        if limit <= 0 || len == 0 {
+            return 0;
+        }
+        let mut first: Vec<f32> = (0..len).map(|j| line(0, j)).collect();
+        first.sort_by(f32::total_cmp);
+        let reference = if len % 2 == 1 {
+            first[len / 2]
+        } else {
+            (first[len / 2 - 1] + first[len / 2]) / 2.0
+        };
+        // A line is border when 98% of it is within TOLERANCE of the edge colour.
+        let scan = (limit as usize).min(n);
+        let mut band = limit as usize;
+        for k in 0..scan {
+            let close = (0..len)
+                .filter(|&j| (line(k, j) - reference).abs() <= TOLERANCE)
+                .count();
+            if (close as f64 / len as f64) < 0.98 {
+                band = k;
+                break;
+            }
+        }
+        // Bands under 1% of the side are edge noise, not borders.
+        if band < (n / 100).max(2) || band + 2 > n {
+            return 0;
+        }
+        // A frame ends at a sharp edge; a sky fading into the picture does not.
+        let step: f64 = (band..band + 2)
+            .flat_map(|k| (0..len).map(move |j| (k, j)))
+            .map(|(k, j)| (line(k, j) - reference).abs() as f64)
+            .sum::<f64>()
+            / (2 * len) as f64;
+        if step >= EDGE as f64 {
+            band
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luma_is_fixed_point_and_shrunk() {
+        let px = vec![255u8; 600 * 520 * 3];
+        let p = Pixels::new(&px, 600, 520, 3).unwrap();
+        let (v, rows, cols) = work_luma(&p);
+        assert_eq!((rows, cols), (260, 300));
+        // 77 + 150 + 29 = 256: white stays 255.
+        assert!(v.iter().all(|&x| x == 255.0));
+    }
+
+    #[test]
+    fn frame_is_cut_and_flat_kept() {
+        let (h, w) = (100, 120);
+        let mut luma = vec![255.0f32; h * w];
+        for y in 10..90 {
+            for x in 15..105 {
+                luma[y * w + x] = ((x * 7 + y * 3) % 200) as f32;
+            }
+        }
+        assert_eq!(trim_borders(&luma, h, w), (10, 90, 15, 105));
+        assert_eq!(trim_borders(&vec![50.0; h * w], h, w), (0, h, 0, w));
+        assert_eq!(trim_borders(&[1.0; 12], 3, 4), (0, 3, 0, 4));
+    }
+}
