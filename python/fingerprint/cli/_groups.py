@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -131,19 +133,28 @@ def _best_key(m: Member) -> Tuple[int, int, int, str]:
     return (-(m.width * m.height), -(m.quality if m.quality is not None else -1), -m.bytes, m.path)
 
 
-def _hamming(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> int:
-    return int(np.unpackbits(np.bitwise_xor(a, b)).sum())
+# Set bits per byte value.
+_POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1).astype(np.int32)
 
 
-def _oriented_distance(hashed: Hashed, i: int, j: int) -> Tuple[int, str]:
-    """Smallest distance between file i and file j over the orientations of j (when known)."""
-    best = (_hamming(hashed.codes[i], hashed.codes[j]), TRANSFORMS[0])
-    if hashed.variants is not None:
-        for t in range(7):
-            d = _hamming(hashed.variants[j, t], hashed.codes[i])
-            if d < best[0]:
-                best = (d, TRANSFORMS[t + 1])
-    return best
+def _orientations(hashed: Hashed, idx: Sequence[int]) -> npt.NDArray[np.uint8]:
+    """(len(idx), 8 or 1, bytes): each file's upright code, then its 7 variants when known."""
+    upright = hashed.codes[list(idx)][:, None, :]
+    if hashed.variants is None:
+        return upright
+    return np.concatenate([upright, hashed.variants[list(idx)]], axis=1)
+
+
+def _oriented_distances(
+    hashed: Hashed, rows: Sequence[int], cols: Sequence[int]
+) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.intp]]:
+    """For every (row file i, column file j): the smallest distance between i and the
+    orientations of j, and which orientation (the first on ties, upright before variants)."""
+    a = hashed.codes[list(rows)]
+    b = _orientations(hashed, cols)
+    d = _POPCOUNT[a[:, None, None, :] ^ b[None, :, :, :]].sum(-1)
+    t = d.argmin(-1)
+    return np.take_along_axis(d, t[..., None], -1)[..., 0], t
 
 
 MAX_PAIRS_SHOWN = 12  # members per group whose pairwise distances are all listed
@@ -152,27 +163,35 @@ MAX_PAIRS_SHOWN = 12  # members per group whose pairwise distances are all liste
 def image_groups(hashed: Hashed, threshold: int, threads: Optional[int] = None) -> List[Group]:
     """Group the hashed files and choose each group's best original."""
     pairs = image_pairs(hashed, threshold, threads)
+    comps = components(len(hashed.paths), list(pairs))
+    # Resolutions come from headers (or a decode): read them in parallel, they are mostly I/O.
+    wanted = [i for comp in comps for i in comp]
+    with ThreadPoolExecutor(max_workers=min(8, 2 * (threads or os.cpu_count() or 1))) as pool:
+        sizes = dict(zip(wanted, pool.map(
+            lambda i: dimensions(hashed.paths[i], (int(hashed.sizes[i, 0]), int(hashed.sizes[i, 1]))),
+            wanted, chunksize=64)))
     groups: List[Group] = []
-    for comp in components(len(hashed.paths), list(pairs)):
+    for comp in comps:
         members = []
         for i in comp:
-            w, h = dimensions(hashed.paths[i], (int(hashed.sizes[i, 0]), int(hashed.sizes[i, 1])))
+            w, h = sizes[i]
             q = int(hashed.quality[i])
             members.append(
                 (Member(hashed.paths[i], w, h, file_size(hashed.paths[i]), q if q >= 0 else None), i)
             )
         members.sort(key=lambda m: _best_key(m[0]))
-        best_i = members[0][1]
-        for m, i in members[1:]:
-            d, t = _oriented_distance(hashed, best_i, i)
-            m.distance, m.transform = d, t
-        members[0][0].distance = 0
-        shown = members[:MAX_PAIRS_SHOWN]
-        group_pairs = []
-        for x in range(len(shown)):
-            for y in range(x + 1, len(shown)):
-                d, t = _oriented_distance(hashed, shown[x][1], shown[y][1])
-                group_pairs.append(Pair(shown[x][0].path, shown[y][0].path, d, t))
+        order = [i for _, i in members]
+        d, t = _oriented_distances(hashed, order[:1], order)
+        for k, (m, _) in enumerate(members):
+            m.distance, m.transform = int(d[0, k]), TRANSFORMS[int(t[0, k])]
+        members[0][0].distance, members[0][0].transform = 0, TRANSFORMS[0]
+        shown = order[:MAX_PAIRS_SHOWN]
+        d, t = _oriented_distances(hashed, shown, shown)
+        group_pairs = [
+            Pair(hashed.paths[shown[x]], hashed.paths[shown[y]], int(d[x, y]), TRANSFORMS[int(t[x, y])])
+            for x in range(len(shown))
+            for y in range(x + 1, len(shown))
+        ]
         groups.append(Group("image", [m for m, _ in members], group_pairs))
     return groups
 
