@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import imagehash
@@ -139,3 +140,32 @@ def test_hash_images_batch() -> None:
     index = fp.HammingIndex(64)
     index.add(batch.codes[batch.ok])
     assert len(index) == 7
+
+
+PHOTOS = sorted((DATA / "images" / "originals").glob("*.jpg"))[:6]
+
+
+@pytest.mark.parametrize("mode, fmt", [("CMYK", "JPEG"), ("L", "JPEG"), ("P", "PNG"), ("RGBA", "PNG"),
+                                       ("LA", "PNG"), ("RGB", "WEBP"), ("RGB", "TIFF"), ("RGB", "BMP")])
+def test_exact_file_hashes_match_imagehash_across_modes(mode: str, fmt: str) -> None:
+    """CMYK and grey JPEGs, palette and alpha PNGs, WebP/TIFF/BMP: exact decodes hash like
+    imagehash on Pillow's decode of the same file."""
+    for photo in PHOTOS:
+        im = Image.open(photo).convert("RGB").resize((320, 240)).convert(mode)
+        out = io.BytesIO()
+        im.save(out, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+        data = out.getvalue()
+        with Image.open(io.BytesIO(data)) as theirs:
+            for name, fn in OURS.items():
+                assert fn(data, exact=True).hex == str(THEIRS[name](theirs)), (photo.name, name)
+
+
+def test_16_bit_png_is_scaled_to_8_bits_not_clipped() -> None:
+    """Pillow's 'L' of a 16-bit image clips at 255 (nearly all white, so imagehash's hash says
+    little); we scale 16 bits to 8 as the image crate does, so the hash is the 8-bit image's."""
+    grey = np.asarray(Image.open(PHOTOS[0]).convert("L").resize((320, 240)))
+    deep = Image.fromarray(grey.astype(np.uint16) * 257)
+    out = io.BytesIO()
+    deep.save(out, "PNG")
+    for name, fn in OURS.items():
+        assert fn(out.getvalue(), exact=True) == fn(grey), name
