@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import fingerprint
-from conftest import NOTES, record
+from conftest import NOTES, TIMINGS, record
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACKS = sorted((ROOT.parent / "shared" / "data" / "audio" / "tracks").glob("*.ogg"))
@@ -99,6 +99,23 @@ def test_end_to_end_ogg(benchmark, request, pcm, engine):
         n = len(paths)
         secs = seconds_of(pcm[0][:n])
         NOTES[f"end to end x real time ({engine})"] = f"{secs / stats.stats.min:,.0f}x"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_ogg(benchmark, request, pcm, threads):
+    """audio_fingerprints over the OGG files with 1 and 2 worker threads: the batch scaling."""
+    paths = TRACKS if full(request) else TRACKS[:2]
+    benchmark.group = "audio batch from OGG (audio_fingerprints)"
+    batch = benchmark(fingerprint.audio_fingerprints, paths, threads)
+    assert batch.ok.all()
+    record(benchmark, benchmark.group, f"threads={threads}")
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None and getattr(stats, "stats", None) is not None:
+        secs = seconds_of(pcm[0][: len(paths)])
+        NOTES[f"batch x real time (threads={threads})"] = f"{secs / stats.stats.min:,.0f}x"
+        one = TIMINGS.get((benchmark.group, "threads=1"))
+        if threads == 2 and one:
+            NOTES["batch speed-up, 2 threads over 1"] = f"{one / stats.stats.min:.2f}x"
 
 
 def disguise(fp: fingerprint.AudioFingerprint, rng: np.random.Generator) -> fingerprint.AudioFingerprint:

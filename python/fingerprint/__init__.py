@@ -5,7 +5,15 @@ Perceptual hashes and SIMD Hamming search in Rust, numpy in and out.
 
 from __future__ import annotations
 
-from ._audio import AudioFingerprint, AudioIndex, AudioMatch, audio_fingerprint, compare_audio
+from ._audio import (
+    AudioBatch,
+    AudioFingerprint,
+    AudioIndex,
+    AudioMatch,
+    audio_fingerprint,
+    audio_fingerprints,
+    compare_audio,
+)
 from ._client import Client
 from ._core import simd_level, simd_levels
 from ._image import (
@@ -38,6 +46,8 @@ __all__ = [
     "AudioIndex",
     "AudioMatch",
     "audio_fingerprint",
+    "audio_fingerprints",
+    "AudioBatch",
     "compare_audio",
     "HammingIndex",
     "find_duplicates",

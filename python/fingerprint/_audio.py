@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Union
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -13,15 +14,19 @@ from ._core import (
     AudioFingerprint,
     AudioMatch,
     audio_fingerprint_file,
+    audio_fingerprint_files,
     audio_fingerprint_pcm,
 )
 from ._core import compare_audio as _compare_audio
+from .errors import DuplicateIdError
 
 __all__ = [
+    "AudioBatch",
     "AudioFingerprint",
     "AudioIndex",
     "AudioMatch",
     "audio_fingerprint",
+    "audio_fingerprints",
     "compare_audio",
     "AudioSource",
 ]
@@ -86,6 +91,59 @@ def audio_fingerprint(
     )
 
 
+AudioFileSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
+
+@dataclass(frozen=True)
+class AudioBatch:
+    """Result of `audio_fingerprints`: item i is `fingerprints[i]` when `ok[i]`, else its
+    message is `errors[i]`."""
+
+    fingerprints: List[Optional[AudioFingerprint]]
+    ok: npt.NDArray[np.bool_]
+    errors: List[Optional[str]]
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def __getitem__(self, i: int) -> AudioFingerprint:
+        fp = self.fingerprints[i]
+        if fp is None:
+            raise ValueError(f"item {i} failed: {self.errors[i]}")
+        return fp
+
+
+def audio_fingerprints(
+    sources: Sequence[AudioFileSource],
+    threads: Optional[int] = None,
+    *,
+    max_seconds: Optional[float] = None,
+    landmarks: bool = False,
+    progress: Optional[Callable[[int, int], object]] = None,
+) -> AudioBatch:
+    """Fingerprint many audio files (paths or encoded bytes) in parallel, GIL released.
+
+    Each item equals `audio_fingerprint(source, ...)`. A bad item (unreadable, corrupt,
+    truncated, wrong type) sets `ok[i] = False` and `errors[i]` and never stops the batch.
+    `threads` caps the workers (default: one per core). `progress(done, total)` is called
+    from the calling thread as items finish; if it raises, the remaining items are skipped
+    and the exception propagates.
+    """
+    prepared: List[object] = []
+    for s in sources:
+        if isinstance(s, (bytearray, memoryview)):
+            prepared.append(bytes(s))
+        elif isinstance(s, os.PathLike):
+            prepared.append(os.fspath(s))
+        else:
+            # str and bytes go through; anything else is reported by the core as that item's
+            # error.
+            prepared.append(s)
+    fps, errors = audio_fingerprint_files(prepared, threads, max_seconds, landmarks, progress)
+    ok = np.fromiter((f is not None for f in fps), dtype=np.bool_, count=len(fps))
+    return AudioBatch(fps, ok, errors)
+
+
 def compare_audio(
     a: Union[AudioFingerprint, AudioSource], b: Union[AudioFingerprint, AudioSource]
 ) -> AudioMatch:
@@ -132,6 +190,31 @@ class AudioIndex:
     ) -> None:
         """Index a track (DuplicateIdError if `track_id` is already there)."""
         self._core.add(int(track_id), _with_landmarks(fp_or_source, sample_rate))
+
+    def add_many(
+        self,
+        track_ids: Sequence[int],
+        sources: Sequence[AudioFileSource],
+        threads: Optional[int] = None,
+        *,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> AudioBatch:
+        """Fingerprint files in parallel (`audio_fingerprints` with landmarks) and index
+        each one that decodes under its id; returns the batch, whose `ok` and `errors` say
+        which were not added. The ids are checked first (DuplicateIdError, nothing added)."""
+        ids = [int(t) for t in track_ids]
+        if len(ids) != len(sources):
+            raise ValueError(f"{len(ids)} track ids for {len(sources)} sources")
+        seen = set()
+        for t in ids:
+            if t in seen or t in self._core:
+                raise DuplicateIdError(f"track id {t} is already indexed or repeated")
+            seen.add(t)
+        batch = audio_fingerprints(sources, threads, landmarks=True, progress=progress)
+        for t, fp in zip(ids, batch.fingerprints):
+            if fp is not None:
+                self._core.add(t, fp)
+        return batch
 
     def remove(self, track_id: int) -> None:
         """Remove a track (MissingIdError if absent)."""

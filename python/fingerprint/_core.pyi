@@ -172,6 +172,13 @@ def audio_fingerprint_pcm(
     max_seconds: Optional[float] = None,
     landmarks: bool = False,
 ) -> AudioFingerprint: ...
+def audio_fingerprint_files(
+    sources: Sequence[object],
+    threads: Optional[int] = None,
+    max_seconds: Optional[float] = None,
+    landmarks: bool = False,
+    progress: Optional[Callable[[int, int], object]] = None,
+) -> Tuple[List[Optional[AudioFingerprint]], List[Optional[str]]]: ...
 def compare_audio(a: AudioFingerprint, b: AudioFingerprint) -> AudioMatch: ...
 
 class AudioIndex:

@@ -48,6 +48,29 @@ pub fn ber_threshold(n: usize) -> f64 {
     (NULL_MEAN - NULL_Z * sd).min(MAX_BER)
 }
 
+/// Null-model z-score of an aligned BER over `n` informative items: how many null standard
+/// deviations it lies below the mean BER of unrelated music (matches need [`NULL_Z`]).
+pub fn z_score(ber: f64, n: usize) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    (NULL_MEAN - ber) / (NULL_SD_1 * (n as f64).powf(-NULL_SD_EXP))
+}
+
+/// A match this many null standard deviations past the threshold is certain; one nearer the
+/// threshold is marginal and yields to a stronger landmark line elsewhere in the track.
+pub const MARGINAL_Z: f64 = NULL_Z + 1.0;
+
+/// Evidence of a verified match: -ln of the null model's one-sided tail probability of a
+/// BER this low over `n` informative items (normal tail, Mills-ratio approximation), less
+/// the log of the offsets one query verifies (32 cells x 5), so that it compares with
+/// [`super::landmark_index::LandmarkHit::evidence`].
+pub fn evidence(ber: f64, n: usize) -> f64 {
+    let z = z_score(ber, n).max(1.0);
+    let tail = 0.5 * z * z + z.ln() + 0.5 * (2.0 * std::f64::consts::PI).ln();
+    tail - ((VERIFY_CELLS * 5) as f64).ln()
+}
+
 /// Compress the even bits of `x` (bit 0, 2, ..., 30) into 16 bits.
 fn even_bits(x: u32) -> u32 {
     let mut x = x & 0x5555_5555;

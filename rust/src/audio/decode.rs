@@ -3,7 +3,7 @@
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer, Signal};
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
@@ -172,25 +172,44 @@ fn run(
         if frames == 0 {
             continue;
         }
-        let buf = match &mut interleaved {
-            Some(b) if b.capacity() >= decoded.capacity() * channels => b,
-            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-        };
-        buf.copy_interleaved_ref(decoded);
-        let samples = &buf.samples()[..frames * channels];
-        mono.clear();
-        if channels == 1 {
-            mono.extend_from_slice(samples);
-        } else {
-            let scale = 1.0 / channels as f32;
-            mono.extend(
-                samples
-                    .chunks_exact(channels)
-                    .map(|f| f.iter().sum::<f32>() * scale),
-            );
-        }
         info.frames += frames as u64;
-        if !sink(info.sample_rate, &mono)? {
+        mono.clear();
+        let out: &[f32] = match &decoded {
+            // Float decoders (Vorbis, MP3, AAC): read the planes in place.
+            AudioBufferRef::F32(buf) if channels == 1 => &buf.chan(0)[..frames],
+            AudioBufferRef::F32(buf) => {
+                // The same sum, in the same order, as the interleaved path below.
+                mono.extend_from_slice(&buf.chan(0)[..frames]);
+                for c in 1..channels {
+                    for (m, &x) in mono.iter_mut().zip(&buf.chan(c)[..frames]) {
+                        *m += x;
+                    }
+                }
+                let scale = 1.0 / channels as f32;
+                mono.iter_mut().for_each(|m| *m *= scale);
+                &mono
+            }
+            _ => {
+                let buf = match &mut interleaved {
+                    Some(b) if b.capacity() >= decoded.capacity() * channels => b,
+                    slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+                };
+                buf.copy_interleaved_ref(decoded.clone());
+                let samples = &buf.samples()[..frames * channels];
+                if channels == 1 {
+                    mono.extend_from_slice(samples);
+                } else {
+                    let scale = 1.0 / channels as f32;
+                    mono.extend(
+                        samples
+                            .chunks_exact(channels)
+                            .map(|f| f.iter().sum::<f32>() * scale),
+                    );
+                }
+                &mono
+            }
+        };
+        if !sink(info.sample_rate, out)? {
             return Ok(());
         }
     }

@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use super::chroma::ITEM_SECONDS;
-use super::chroma_index::{ChromaHit, ChromaTable};
+use super::chroma_index::{self, ChromaHit, ChromaTable};
 use super::landmark_index::{LandmarkHit, LandmarkTable};
 use super::landmarks::{Landmark, FRAME_SECONDS};
 use crate::error::{FingerprintError, Result};
@@ -12,6 +12,8 @@ use crate::error::{FingerprintError, Result};
 // Landmark time scales further than this from 1 count as a tempo change (1%: below it the
 // chroma items still align, at 0.5 s drift over 50 s).
 const TEMPO_CHANGED: f64 = 0.01;
+// Seconds within which a chroma alignment and a landmark line count as the same place.
+const PLACE_TOLERANCE: f64 = 1.0;
 
 /// One indexed track: what `add` was given (kept so the index can be saved and rebuilt).
 #[derive(Clone, Debug, PartialEq)]
@@ -193,7 +195,23 @@ impl AudioIndex {
             // A clear tempo change makes the chroma offset drift (it aligns the middle of the
             // query): the landmark line then gives the true start and the time scale.
             let tempo_changed = (h.scale - 1.0).abs() >= TEMPO_CHANGED;
-            if tempo_changed || !by_slot.contains_key(&h.slot) {
+            let replace = match chroma.iter().find(|c| c.slot == h.slot) {
+                None => true,
+                _ if tempo_changed => true,
+                // Both found the track at different places. Music repeats, so a clear chroma
+                // alignment stands; a marginal one (heavy noise can leave a chroma BER just
+                // under the threshold at a wrong offset) yields to a landmark line with
+                // stronger evidence. Same place: the landmark line, read at the middle of its
+                // inliers, within PLACE_TOLERANCE of the chroma alignment.
+                Some(c) => {
+                    let mid = 0.5 * f64::from(h.query_span.0 + h.query_span.1);
+                    let shift = (h.offset + (h.scale - 1.0) * mid) * FRAME_SECONDS;
+                    (shift - c.offset as f64 * ITEM_SECONDS).abs() > PLACE_TOLERANCE
+                        && chroma_index::z_score(c.ber, c.informative) < chroma_index::MARGINAL_Z
+                        && h.evidence > chroma_index::evidence(c.ber, c.informative)
+                }
+            };
+            if replace {
                 by_slot.insert(h.slot, self.landmark_match(h, items, landmarks.len()));
             }
         }

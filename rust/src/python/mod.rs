@@ -12,8 +12,8 @@ use pyo3::prelude::*;
 mod _core {
     #[pymodule_export]
     use super::audio::{
-        audio_fingerprint_file, audio_fingerprint_pcm, compare_audio, PyAudioFingerprint, PyAudioIndex,
-        PyAudioMatch,
+        audio_fingerprint_file, audio_fingerprint_files, audio_fingerprint_pcm, compare_audio,
+        PyAudioFingerprint, PyAudioIndex, PyAudioMatch,
     };
     #[pymodule_export]
     use super::index::{find_duplicates, simd_level, simd_levels, PyDuplicateJoin, PyHammingIndex};
