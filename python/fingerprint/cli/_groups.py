@@ -25,31 +25,24 @@ def image_pairs(hashed: Hashed, threshold: int, threads: Optional[int] = None) -
     pairs: Dict[Tuple[int, int], Tuple[int, str]] = {}
     if n < 2:
         return pairs
-    if hashed.variants is None:
-        ii, jj, dd = fingerprint.find_duplicates(hashed.codes, threshold, threads=threads)
-        for i, j, d in zip(ii.tolist(), jj.tolist(), dd.tolist()):
-            pairs[(i, j)] = (d, TRANSFORMS[0])
-        return pairs
-    # One self-join over the upright codes (rows 0..n) and every file's 7 rotations/mirrors
-    # (row n + 7 i + t): upright-upright pairs are plain matches, upright-variant pairs are
-    # flipped or rotated ones, variant-variant pairs repeat those and are dropped. A bulk join
-    # streams sorted buckets, measured 2.4x faster than 7n single range queries on an index.
-    every = np.ascontiguousarray(np.concatenate([hashed.codes, hashed.variants.reshape(n * 7, -1)]))
-    ii, jj, dd = fingerprint.find_duplicates(every, threshold, threads=threads)
-    plain = jj < n
-    for i, j, d in zip(ii[plain].tolist(), jj[plain].tolist(), dd[plain].tolist()):
+    ii, jj, dd = fingerprint.find_duplicates(hashed.codes, threshold, threads=threads)
+    for i, j, d in zip(ii.tolist(), jj.tolist(), dd.tolist()):
         pairs[(i, j)] = (d, TRANSFORMS[0])
-    cross = (ii < n) & (jj >= n)
-    q, upright, dist = jj[cross] - n, ii[cross], dd[cross]
-    # Variant t of file i against upright file j; the first (i, t) in order wins ties.
-    order = np.lexsort((upright, q))
-    for q_, j, d in zip(q[order].tolist(), upright[order].tolist(), dist[order].tolist()):
-        i, t = divmod(q_, 7)
-        if i == j:
-            continue
-        key = (i, j) if i < j else (j, i)
-        if key not in pairs or d < pairs[key][0]:
-            pairs[key] = (d, TRANSFORMS[t + 1])
+    if hashed.variants is not None:
+        # Rotations/mirrors of file i (7 per file) against the upright hashes of every file.
+        index = fingerprint.HammingIndex(hashed.bits, method="mih" if n > 10_000 else "flat")
+        index.add(hashed.codes)
+        queries = np.ascontiguousarray(hashed.variants.reshape(n * 7, -1))
+        offsets, ids, dists = index.range_search(queries, threshold, threads=threads)
+        counts = np.diff(offsets)
+        rows = np.repeat(np.arange(n * 7), counts)
+        for q, j, d in zip(rows.tolist(), ids.tolist(), dists.tolist()):
+            i, t = divmod(q, 7)
+            if i == j:
+                continue
+            key = (i, j) if i < j else (j, i)
+            if key not in pairs or d < pairs[key][0]:
+                pairs[key] = (d, TRANSFORMS[t + 1])
     return pairs
 
 
