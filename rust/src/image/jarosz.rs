@@ -132,19 +132,9 @@ fn box_rows_at(
         let mut lanes_in: Vec<Lane> = vec![[0.0; LANES]; cols];
         let mut lanes_out: Vec<Lane> = vec![[0.0; LANES]; m];
         for first in (0..grouped).step_by(LANES) {
-            for (l, row) in src[first * cols..(first + LANES) * cols]
-                .chunks_exact(cols)
-                .enumerate()
-            {
-                lanes_in.iter_mut().zip(row).for_each(|(t, &v)| t[l] = v);
-            }
+            to_lanes(&src[first * cols..(first + LANES) * cols], cols, &mut lanes_in);
             box_lanes_at(&lanes_in, &mut lanes_out, window, at);
-            for (l, row) in dst[first * m..(first + LANES) * m]
-                .chunks_exact_mut(m)
-                .enumerate()
-            {
-                row.iter_mut().zip(&lanes_out).for_each(|(d, o)| *d = o[l]);
-            }
+            from_lanes(&lanes_out, &mut dst[first * m..(first + LANES) * m], m);
         }
     }
     let mut full = vec![0f32; cols];
@@ -153,6 +143,107 @@ fn box_rows_at(
         for (d, &c) in dst[r * m..(r + 1) * m].iter_mut().zip(at) {
             *d = full[c];
         }
+    }
+}
+
+/// Interleave [`LANES`] rows of `cols` values (row-major `block`) into `lanes[c][row]`.
+#[inline(always)]
+fn to_lanes(block: &[f32], cols: usize, lanes: &mut [Lane]) {
+    assert!(block.len() == LANES * cols && lanes.len() >= cols);
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::luma::avx2_enabled() {
+        // SAFETY: AVX2 was detected; the asserts above bound every access.
+        done = unsafe { transpose::to_lanes(block, cols, lanes) };
+    }
+    for (l, row) in block.chunks_exact(cols).enumerate() {
+        lanes[done..cols].iter_mut().zip(&row[done..]).for_each(|(t, &v)| t[l] = v);
+    }
+}
+
+/// The inverse of [`to_lanes`]: `lanes[c][row]` (`m` of them) back into `LANES` rows of `m`.
+#[inline(always)]
+fn from_lanes(lanes: &[Lane], block: &mut [f32], m: usize) {
+    assert!(block.len() == LANES * m && lanes.len() >= m);
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::luma::avx2_enabled() {
+        // SAFETY: AVX2 was detected; the asserts above bound every access.
+        done = unsafe { transpose::from_lanes(lanes, block, m) };
+    }
+    for (l, row) in block.chunks_exact_mut(m).enumerate() {
+        row[done..].iter_mut().zip(&lanes[done..m]).for_each(|(d, o)| *d = o[l]);
+    }
+}
+
+/// 8x8 float transposes in AVX2 registers: pure data movement between the row layout and
+/// the lane layout, 8 columns at a time; each returns how many columns it handled.
+#[cfg(target_arch = "x86_64")]
+mod transpose {
+    use super::{Lane, LANES};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn t8(r: [__m256; 8]) -> [__m256; 8] {
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        [
+            _mm256_permute2f128_ps::<0x20>(u0, u4),
+            _mm256_permute2f128_ps::<0x20>(u1, u5),
+            _mm256_permute2f128_ps::<0x20>(u2, u6),
+            _mm256_permute2f128_ps::<0x20>(u3, u7),
+            _mm256_permute2f128_ps::<0x31>(u0, u4),
+            _mm256_permute2f128_ps::<0x31>(u1, u5),
+            _mm256_permute2f128_ps::<0x31>(u2, u6),
+            _mm256_permute2f128_ps::<0x31>(u3, u7),
+        ]
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn to_lanes(block: &[f32], cols: usize, lanes: &mut [Lane]) -> usize {
+        let full = cols / 8 * 8;
+        let out = lanes.as_mut_ptr() as *mut f32;
+        for half in 0..LANES / 8 {
+            let rows = block.as_ptr().add(half * 8 * cols);
+            for c0 in (0..full).step_by(8) {
+                let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(rows.add(i * cols + c0)));
+                for (j, v) in t8(r).into_iter().enumerate() {
+                    _mm256_storeu_ps(out.add((c0 + j) * LANES + half * 8), v);
+                }
+            }
+        }
+        full
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn from_lanes(lanes: &[Lane], block: &mut [f32], m: usize) -> usize {
+        let full = m / 8 * 8;
+        let src = lanes.as_ptr() as *const f32;
+        for half in 0..LANES / 8 {
+            let rows = block.as_mut_ptr().add(half * 8 * m);
+            for c0 in (0..full).step_by(8) {
+                let t: [__m256; 8] =
+                    std::array::from_fn(|j| _mm256_loadu_ps(src.add((c0 + j) * LANES + half * 8)));
+                for (i, v) in t8(t).into_iter().enumerate() {
+                    _mm256_storeu_ps(rows.add(i * m + c0), v);
+                }
+            }
+        }
+        full
     }
 }
 
@@ -288,13 +379,9 @@ fn box_rows(src: &[f32], dst: &mut [f32], rows: usize, cols: usize, window: usiz
         let mut lanes_out: Vec<Lane> = vec![[0.0; LANES]; cols];
         for first in (0..grouped).step_by(LANES) {
             let block = first * cols..(first + LANES) * cols;
-            for (l, row) in src[block.clone()].chunks_exact(cols).enumerate() {
-                lanes_in.iter_mut().zip(row).for_each(|(t, &v)| t[l] = v);
-            }
+            to_lanes(&src[block.clone()], cols, &mut lanes_in);
             box_lanes(&lanes_in, &mut lanes_out, window);
-            for (l, row) in dst[block].chunks_exact_mut(cols).enumerate() {
-                row.iter_mut().zip(&lanes_out).for_each(|(d, o)| *d = o[l]);
-            }
+            from_lanes(&lanes_out, &mut dst[block], cols);
         }
     }
     for r in grouped..rows {
