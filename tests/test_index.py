@@ -359,3 +359,28 @@ def test_bad_method_and_tables():
         HammingIndex(64, method="mih", tables=0)
     with pytest.raises(ValueError, match="tables"):
         HammingIndex(64, method="mih", tables=65)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(1, 60),
+    st.integers(0, 60),
+    st.sampled_from([8, 32]),
+    st.integers(0, 80),
+    st.integers(0, 2**32 - 1),
+)
+def test_find_duplicates_between_is_the_brute_force_cross_join(
+    n_left: int, n_right: int, nbytes: int, radius: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, 256, (n_left, nbytes), dtype=np.uint8)
+    # Right rows: noisy copies of left rows and fresh ones, so every radius sees pairs.
+    right = left[rng.integers(0, n_left, n_right)].copy() if n_right else np.zeros((0, nbytes), np.uint8)
+    flips = rng.random(right.shape + (8,)) < 0.08
+    right ^= np.packbits(flips, axis=-1).reshape(right.shape)
+    right[::3] = rng.integers(0, 256, right[::3].shape, dtype=np.uint8)
+    i, j, d = fingerprint.find_duplicates_between(left, right, radius, threads=2)
+    dist = np.bitwise_count(left[:, None, :] ^ right[None, :, :]).sum(-1) if n_right else np.zeros((n_left, 0))
+    wi, wj = np.nonzero(dist <= min(radius, nbytes * 8))
+    assert i.tolist() == wi.tolist() and j.tolist() == wj.tolist()
+    assert d.tolist() == dist[wi, wj].tolist()

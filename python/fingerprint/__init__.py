@@ -28,7 +28,7 @@ from ._image import (
     phash,
     whash,
 )
-from ._index import HammingIndex, find_duplicates, iter_duplicates
+from ._index import HammingIndex, find_duplicates, find_duplicates_between, iter_duplicates
 from ._robust import RobustImageIndex, RobustMatch, calibrate, trim_borders
 from .errors import (
     CorruptIndexError,
@@ -51,6 +51,7 @@ __all__ = [
     "compare_audio",
     "HammingIndex",
     "find_duplicates",
+    "find_duplicates_between",
     "iter_duplicates",
     "RobustImageIndex",
     "RobustMatch",

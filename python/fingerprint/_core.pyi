@@ -47,6 +47,7 @@ def find_duplicates(
     method: str = "auto",
     tables: Optional[int] = None,
     threads: Optional[int] = None,
+    split: Optional[int] = None,
 ) -> _Pairs: ...
 
 class DuplicateJoin:

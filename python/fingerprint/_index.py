@@ -238,6 +238,35 @@ def find_duplicates(
     )
 
 
+def find_duplicates_between(
+    left: Codes,
+    right: Codes,
+    max_distance: int,
+    *,
+    tables: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """Every (row i of `left`, row j of `right`) within `max_distance`, as (i, j, distances)
+    sorted by (i, j): two batches joined through the same exact substring tables as
+    `find_duplicates(method="mih")`, without comparing rows of one batch with each other."""
+    if int(max_distance) < 0:
+        raise ValueError(f"max_distance must be non-negative, got {max_distance}")
+    a = _as_codes(left, None, "left")
+    b = _as_codes(right, a.shape[1], "right")
+    if b.shape[1] != a.shape[1]:
+        raise ValueError(f"right has {b.shape[1]}-byte codes, left {a.shape[1]}-byte codes")
+    both = np.ascontiguousarray(np.concatenate([a, b]))
+    i, j, d = _core.find_duplicates(
+        both,
+        min(int(max_distance), a.shape[1] * 8),
+        "mih",
+        None if tables is None else int(tables),
+        _threads(threads),
+        len(a),
+    )
+    return i, j - len(a), d
+
+
 def iter_duplicates(
     codes: Codes,
     max_distance: int,

@@ -29,14 +29,12 @@ def image_pairs(hashed: Hashed, threshold: int, threads: Optional[int] = None) -
     for i, j, d in zip(ii.tolist(), jj.tolist(), dd.tolist()):
         pairs[(i, j)] = (d, TRANSFORMS[0])
     if hashed.variants is not None:
-        # Rotations/mirrors of file i (7 per file) against the upright hashes of every file.
-        index = fingerprint.HammingIndex(hashed.bits, method="mih" if n > 10_000 else "flat")
-        index.add(hashed.codes)
-        queries = np.ascontiguousarray(hashed.variants.reshape(n * 7, -1))
-        offsets, ids, dists = index.range_search(queries, threshold, threads=threads)
-        counts = np.diff(offsets)
-        rows = np.repeat(np.arange(n * 7), counts)
-        for q, j, d in zip(rows.tolist(), ids.tolist(), dists.tolist()):
+        # Rotations/mirrors of file i (variant row 7 i + t) against the upright hashes of every
+        # file, as one exact join of the two sets (7n range queries cost 2x more at radius 48).
+        variants = np.ascontiguousarray(hashed.variants.reshape(n * 7, -1))
+        jj, qq, dd = fingerprint.find_duplicates_between(hashed.codes, variants, threshold, threads=threads)
+        order = np.lexsort((jj, qq))  # variant by variant, as the queries ran before
+        for q, j, d in zip(qq[order].tolist(), jj[order].tolist(), dd[order].tolist()):
             i, t = divmod(q, 7)
             if i == j:
                 continue

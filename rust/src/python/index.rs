@@ -226,9 +226,11 @@ fn pair_arrays<'py>(py: Python<'py>, pairs: impl Iterator<Item = (u64, u64, u32)
     (left.into_pyarray(py), right.into_pyarray(py), dist.into_pyarray(py))
 }
 
-/// All pairs of rows within `max_distance`: (left, right, distances), left < right.
+/// All pairs of rows within `max_distance`: (left, right, distances), left < right. With
+/// `split`, only pairs `left < split <= right` (two sets joined through the substring tables).
 #[pyfunction]
-#[pyo3(signature = (codes, max_distance, method="auto", tables=None, threads=None))]
+#[pyo3(signature = (codes, max_distance, method="auto", tables=None, threads=None, split=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn find_duplicates<'py>(
     py: Python<'py>,
     codes: PyReadonlyArray2<'_, u8>,
@@ -236,11 +238,20 @@ pub fn find_duplicates<'py>(
     method: &str,
     tables: Option<usize>,
     threads: Option<usize>,
+    split: Option<usize>,
 ) -> PyResult<PairArrays<'py>> {
     let code_len = codes.shape()[1];
     search::code_len_for_bits(code_len * 8).map_err(|e| super::errors::to_py(py, e))?;
     let method = Method::parse(method).map_err(|e| super::errors::to_py(py, e))?;
     let c = code_bytes(&codes, code_len, "codes")?;
+    if let Some(split) = split {
+        let all = detach(py, || {
+            pool::install(threads, || {
+                crate::search::join::join_split(c, code_len, max_distance, tables, Some(split))
+            })?
+        })?;
+        return Ok(pair_arrays(py, all.into_iter().map(|(i, j, d)| (i as u64, j as u64, d))));
+    }
     let p = detach(py, || {
         pool::install(threads, || {
             search::find_duplicates_with(c, code_len, max_distance, method, tables)

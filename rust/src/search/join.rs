@@ -28,6 +28,9 @@ pub struct SelfJoin {
     parts: Vec<Part>,
     radius: u32,
     next: usize,
+    /// With a split, rows `0..split` are one set and `split..n` the other, and only pairs
+    /// with one row in each are joined (a cross-join of two sets through the same tables).
+    split: Option<u32>,
 }
 
 /// Estimated cost (in units of one pair verification) of joining `n` uniform codes with `m` tables.
@@ -104,7 +107,20 @@ impl SelfJoin {
             parts: partition(bits, m),
             radius: r,
             next: 0,
+            split: None,
         })
+    }
+
+    /// Join only across a split: pairs `(i, j)` with `i < split <= j`.
+    pub fn with_split(mut self, split: usize) -> Result<SelfJoin> {
+        if split > self.n {
+            return Err(FingerprintError::invalid(format!(
+                "split {split} is past the {} codes",
+                self.n
+            )));
+        }
+        self.split = Some(split as u32);
+        Ok(self)
     }
 
     /// Number of tables (and of chunks [`next_table`](Self::next_table) yields).
@@ -171,7 +187,20 @@ impl SelfJoin {
                     return out;
                 }
                 let mut found = Vec::new();
-                cross(&sorted[a.start * words..a.end * words], &sorted[a.start * words..a.end * words], words, self.radius, true, &mut found);
+                let run = |r: &std::ops::Range<usize>| &sorted[r.start * words..r.end * words];
+                match self.split {
+                    None => {
+                        cross(run(&a), run(&a), words, self.radius, true, &mut found);
+                    }
+                    Some(split) => {
+                        // Rows enter a bucket in row order, so its first-set rows come first.
+                        let a_mid = a.start + rows[a.clone()].partition_point(|&r| r < split);
+                        cross(run(&(a.start..a_mid)), run(&(a_mid..a.end)), words, self.radius, false, &mut found);
+                        for f in &mut found {
+                            f.1 += (a_mid - a.start) as u32;
+                        }
+                    }
+                }
                 for &m in &flips {
                     let k2 = k ^ m as usize;
                     if k2 < k {
@@ -181,11 +210,26 @@ impl SelfJoin {
                     if b.is_empty() {
                         continue;
                     }
-                    let before = found.len();
-                    cross(&sorted[a.start * words..a.end * words], &sorted[b.start * words..b.end * words], words, self.radius, false, &mut found);
-                    // Re-base the second run's indices onto the first's origin.
-                    for f in &mut found[before..] {
-                        f.1 = (b.start - a.start) as u32 + f.1;
+                    // (left run, right run) pairs to compare, as ranges of sorted positions.
+                    let runs: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = match self.split {
+                        None => vec![(a.clone(), b.clone())],
+                        Some(split) => {
+                            let a_mid = a.start + rows[a.clone()].partition_point(|&r| r < split);
+                            let b_mid = b.start + rows[b.clone()].partition_point(|&r| r < split);
+                            vec![(a.start..a_mid, b_mid..b.end), (b.start..b_mid, a_mid..a.end)]
+                        }
+                    };
+                    for (x, y) in runs {
+                        if x.is_empty() || y.is_empty() {
+                            continue;
+                        }
+                        let before = found.len();
+                        cross(run(&x), run(&y), words, self.radius, false, &mut found);
+                        // Re-base both indices onto the bucket's origin (`a.start`).
+                        for f in &mut found[before..] {
+                            f.0 = (x.start + f.0 as usize - a.start) as u32;
+                            f.1 = (y.start + f.1 as usize - a.start) as u32;
+                        }
                     }
                 }
                 for (i, j, d) in found {
@@ -207,9 +251,24 @@ impl SelfJoin {
     }
 }
 
-/// Every pair of rows within `r` through a [`SelfJoin`], sorted by (i, j).
+/// Every pair of rows within `r` through a [`SelfJoin`], sorted by (i, j); with `split`,
+/// only pairs `i < split <= j`.
 pub fn join_all(codes: &[u8], code_len: usize, r: u32, tables: Option<usize>) -> Result<Vec<(u32, u32, u32)>> {
+    join_split(codes, code_len, r, tables, None)
+}
+
+/// [`join_all`] with an optional split (a cross-join of rows `..split` with rows `split..`).
+pub fn join_split(
+    codes: &[u8],
+    code_len: usize,
+    r: u32,
+    tables: Option<usize>,
+    split: Option<usize>,
+) -> Result<Vec<(u32, u32, u32)>> {
     let mut join = SelfJoin::new(codes, code_len, r, tables)?;
+    if let Some(split) = split {
+        join = join.with_split(split)?;
+    }
     let mut all = Vec::new();
     while let Some(mut chunk) = join.next_table() {
         all.append(&mut chunk);
@@ -221,6 +280,58 @@ pub fn join_all(codes: &[u8], code_len: usize, r: u32, tables: Option<usize>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn brute(codes: &[u8], len: usize, r: u32, split: usize) -> Vec<(u32, u32, u32)> {
+        let n = codes.len() / len;
+        let mut out = Vec::new();
+        for i in 0..split {
+            for j in split..n {
+                let d: u32 = codes[i * len..(i + 1) * len]
+                    .iter()
+                    .zip(&codes[j * len..(j + 1) * len])
+                    .map(|(a, b)| (a ^ b).count_ones())
+                    .sum();
+                if d <= r {
+                    out.push((i as u32, j as u32, d));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn split_join_is_the_brute_force_cross_join() {
+        let mut seed = 17u64;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for (n, len, r) in [(300usize, 8usize, 12u32), (500, 32, 40), (64, 32, 90)] {
+            // Clusters of near codes so that every radius has pairs, across and within sets.
+            let mut codes = Vec::with_capacity(n * len);
+            for i in 0..n {
+                if i % 3 == 0 || codes.is_empty() {
+                    codes.extend((0..len).map(|_| rnd() as u8));
+                } else {
+                    let base = (rnd() as usize % (codes.len() / len)) * len;
+                    let mut c = codes[base..base + len].to_vec();
+                    for _ in 0..(rnd() % (r + 8)) {
+                        let bit = rnd() as usize % (len * 8);
+                        c[bit / 8] ^= 1 << (bit % 8);
+                    }
+                    codes.extend(c);
+                }
+            }
+            for split in [0, 1, n / 3, n / 2, n - 1, n] {
+                for tables in [None, Some(len * 8 / 16)] {
+                    let got = join_split(&codes, len, r, tables, Some(split)).unwrap();
+                    let want = brute(&codes, len, r, split);
+                    assert!(!want.is_empty() || split != n / 2, "no pairs to test: n={n} r={r}");
+                    assert_eq!(got, want, "n={n} len={len} r={r} split={split} tables={tables:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn cost_model_prefers_more_tables_for_wider_codes() {
