@@ -132,14 +132,23 @@ pub fn hash_luma(luma: &mut [f32], rows: usize, cols: usize) -> PdqHash {
 
 /// The 8 dihedral hashes (in [`Dihedral::ALL`] order) from one DCT, and the shared quality.
 pub fn dihedral_hashes(pixels: &Pixels<'_>) -> [PdqHash; 8] {
-    let zero = PdqHash {
-        bytes: [0; 32],
-        quality: 0,
-    };
     let coeffs = with_buffer(&LUMA, |buf| {
         luma::pdq_luma_into(pixels, buf);
         dct16(buf, pixels.height(), pixels.width())
     });
+    dihedral_from(coeffs)
+}
+
+/// [`dihedral_hashes`] of row-major float luma of `rows x cols`; `luma` is used as scratch.
+pub fn dihedral_hashes_luma(luma: &mut [f32], rows: usize, cols: usize) -> [PdqHash; 8] {
+    dihedral_from(dct16(luma, rows, cols))
+}
+
+fn dihedral_from(coeffs: Option<([f32; DCT * DCT], u8)>) -> [PdqHash; 8] {
+    let zero = PdqHash {
+        bytes: [0; 32],
+        quality: 0,
+    };
     let Some((coeffs, quality)) = coeffs else {
         return [zero; 8];
     };

@@ -1,9 +1,11 @@
 //! Everything `RobustImageIndex` needs from one image, in one pass: the grey working picture,
 //! border removal, the 8 dihedral PDQ codes of the trimmed picture and its local codes.
 
+use std::cell::RefCell;
+
 use super::local::{local_codes, LocalCode};
 use super::pdq::{self, PdqHash};
-use super::trim::{trim_borders, work_luma};
+use super::trim::{trim_borders, work_luma_into};
 use super::Pixels;
 use crate::error::Result;
 
@@ -25,20 +27,50 @@ pub fn robust_features(
     max_local: usize,
     min_separation: f32,
 ) -> Result<RobustFeatures> {
-    let (luma, rows, cols) = work_luma(pixels);
-    let (t, b, l, r) = trim_borders(&luma, rows, cols);
-    let (h, w) = (b - t, r - l);
-    let mut inner = Vec::with_capacity(h * w);
-    for y in t..b {
-        inner.extend_from_slice(&luma[y * cols + l..y * cols + r]);
+    // The working picture and PDQ's input reuse the thread's buffers: fresh ones of this size
+    // (hundreds of KB) come from mmap and cost page faults on every image.
+    thread_local! {
+        static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     }
-    // PDQ sees the picture rounded to 8 bits, as hashing the trimmed array would.
-    let grey: Vec<u8> = inner
-        .iter()
-        .map(|&v| (v + 0.5).clamp(0.0, 255.0) as u8)
-        .collect();
-    let dihedral = pdq::dihedral_hashes(&Pixels::new(&grey, w, h, 1)?);
-    let local = local_codes(&inner, h, w, max_local, min_separation)?;
+    let (mut luma, mut grey) = BUFFERS.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let features = features_with(pixels, max_local, min_separation, &mut luma, &mut grey);
+    BUFFERS.with(|b| *b.borrow_mut() = (luma, grey));
+    features
+}
+
+fn features_with(
+    pixels: &Pixels<'_>,
+    max_local: usize,
+    min_separation: f32,
+    luma: &mut Vec<f32>,
+    grey: &mut Vec<f32>,
+) -> Result<RobustFeatures> {
+    let (rows, cols) = work_luma_into(pixels, luma);
+    let luma = &luma[..];
+    let (t, b, l, r) = trim_borders(luma, rows, cols);
+    let (h, w) = (b - t, r - l);
+    // Most pictures have no border to cut: use the working picture as it is.
+    let trimmed;
+    let inner: &[f32] = if (h, w) == (rows, cols) {
+        luma
+    } else {
+        let mut v = Vec::with_capacity(h * w);
+        for y in t..b {
+            v.extend_from_slice(&luma[y * cols + l..y * cols + r]);
+        }
+        trimmed = v;
+        &trimmed
+    };
+    // PDQ sees the picture rounded to 8 bits, as hashing the trimmed array would (grey
+    // bytes become PDQ's float luma unchanged, so the rounded values go in as floats).
+    grey.clear();
+    grey.extend(
+        inner
+            .iter()
+            .map(|&v| (v + 0.5).clamp(0.0, 255.0) as u8 as f32),
+    );
+    let dihedral = pdq::dihedral_hashes_luma(grey, h, w);
+    let local = local_codes(inner, h, w, max_local, min_separation)?;
     Ok(RobustFeatures {
         dihedral,
         local,

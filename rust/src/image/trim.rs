@@ -11,27 +11,66 @@ pub const WORK_SIDE: usize = 256;
 /// Rec.601 luma (PDQ's weights in 8-bit fixed point, 77/150/29), box-averaged by the integer
 /// factor that keeps the short side at least [`WORK_SIDE`]: returns (values, rows, cols).
 pub fn work_luma(pixels: &Pixels<'_>) -> (Vec<f32>, usize, usize) {
+    let mut out = Vec::new();
+    let (rows, cols) = work_luma_into(pixels, &mut out);
+    (out, rows, cols)
+}
+
+/// [`work_luma`] into a reused buffer (cleared first); returns (rows, cols).
+pub fn work_luma_into(pixels: &Pixels<'_>, out: &mut Vec<f32>) -> (usize, usize) {
+    out.clear();
     let (w, h, c) = (pixels.width(), pixels.height(), pixels.channels());
     let f = (h.min(w) / WORK_SIDE).max(1);
     let (oh, ow) = (h / f, w / f);
     let data = pixels.data();
+    // Fixed-point luma of one pixel: same 16-bit arithmetic as numpy's uint16 (at most 255 * 256).
+    #[inline(always)]
+    fn luma(p: &[u8]) -> u32 {
+        if p.len() >= 3 {
+            77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32
+        } else {
+            (p[0] as u32) << 8
+        }
+    }
+    if f == 1 {
+        // No shrinking (the usual case after a reduced-scale JPEG decode): one pass.
+        let scale = (1.0f64 / 256.0) as f32;
+        match c {
+            1 => out.extend(data.iter().map(|&v| ((v as u32) << 8) as f32 * scale)),
+            2 => out.extend(data.chunks_exact(2).map(|p| luma(p) as f32 * scale)),
+            3 => out.extend(data.chunks_exact(3).map(|p| luma(p) as f32 * scale)),
+            _ => out.extend(data.chunks_exact(4).map(|p| luma(p) as f32 * scale)),
+        }
+        return (h, w);
+    }
     let mut sums = vec![0u32; oh * ow];
     for y in 0..oh * f {
-        let row = &data[y * w * c..(y + 1) * w * c];
+        let row = &data[y * w * c..(y * w + ow * f) * c];
         let out = &mut sums[(y / f) * ow..(y / f + 1) * ow];
-        for x in 0..ow * f {
-            let p = &row[x * c..x * c + c];
-            // Same 16-bit fixed point as numpy's uint16 arithmetic (at most 255 * 256).
-            let v = if c >= 3 {
-                77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32
-            } else {
-                (p[0] as u32) << 8
-            };
-            out[x / f] += v;
+        // One output per run of f pixels; the channel count as a constant lets the loop
+        // vectorise (no division per pixel).
+        match c {
+            1 => add_runs::<1>(row, f, out),
+            2 => add_runs::<2>(row, f, out),
+            3 => add_runs::<3>(row, f, out),
+            _ => add_runs::<4>(row, f, out),
+        }
+    }
+    #[inline(always)]
+    fn add_runs<const C: usize>(row: &[u8], f: usize, out: &mut [u32]) {
+        if f == 1 {
+            for (o, p) in out.iter_mut().zip(row.chunks_exact(C)) {
+                *o += luma(p);
+            }
+        } else {
+            for (o, run) in out.iter_mut().zip(row.chunks_exact(f * C)) {
+                *o += run.chunks_exact(C).map(luma).sum::<u32>();
+            }
         }
     }
     let scale = (1.0f64 / (256 * f * f) as f64) as f32;
-    (sums.into_iter().map(|s| s as f32 * scale).collect(), oh, ow)
+    out.extend(sums.into_iter().map(|s| s as f32 * scale));
+    (oh, ow)
 }
 
 /// Bounds (top, bottom, left, right) of the picture inside near-uniform bands on any side; see
@@ -69,13 +108,26 @@ pub fn trim_borders(luma: &[f32], rows: usize, cols: usize) -> (usize, usize, us
         }
         (t, b, l, r) = (t + dt, b - db, l + dl, r - dr);
     }
-    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    // Per-lane minima and maxima (compare and select, vectorised; the values are finite, so
+    // the order does not matter).
+    let (mut los, mut his) = ([f32::INFINITY; 16], [f32::NEG_INFINITY; 16]);
     for y in t..b {
-        for &v in &luma[y * cols + l..y * cols + r] {
-            lo = lo.min(v);
-            hi = hi.max(v);
+        let line = &luma[y * cols + l..y * cols + r];
+        let mut lanes = line.chunks_exact(16);
+        for chunk in &mut lanes {
+            for i in 0..16 {
+                let v = chunk[i];
+                los[i] = if v < los[i] { v } else { los[i] };
+                his[i] = if v > his[i] { v } else { his[i] };
+            }
+        }
+        for (i, &v) in lanes.remainder().iter().enumerate() {
+            los[i] = if v < los[i] { v } else { los[i] };
+            his[i] = if v > his[i] { v } else { his[i] };
         }
     }
+    let lo = los.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = his.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     // A flat picture has no frame to find: keep it whole.
     if (hi as f64) - (lo as f64) <= 2.0 * TOLERANCE as f64 {
         return (0, h, 0, w);
