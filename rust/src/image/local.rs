@@ -420,7 +420,7 @@ fn blur_body<const B: usize>(
         // repeats some outputs with the same arithmetic (same values).
         let starts = (0..full)
             .step_by(B)
-            .chain((w > B && full < w).then_some(w - B));
+            .chain((w > B && full < w).then(|| w - B));
         for x0 in starts {
             let mut acc = [0.0f32; B];
             let c = block::<B>(mid, x0);
