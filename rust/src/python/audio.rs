@@ -7,9 +7,7 @@
 
 use std::path::PathBuf;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
 
 use numpy::ndarray::Array2;
 use numpy::{
@@ -18,8 +16,8 @@ use numpy::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
-use rayon::prelude::*;
 
+use super::batch;
 use super::errors::{detach, to_py};
 use crate::audio::chroma::{ALGORITHM_TEST2, ITEM_SECONDS, SAMPLE_RATE};
 use crate::audio::compare::compare;
@@ -29,11 +27,6 @@ use crate::audio::landmarks::Landmark;
 use crate::audio::pipeline::{self, AudioFingerprint, Options};
 use crate::audio::spectrum::{FRAME_SIZE, HOP};
 use crate::audio::{compress, simhash, Source};
-use crate::error::FingerprintError;
-use crate::search::pool;
-
-// How often the reporting thread looks at the batch's progress.
-const PROGRESS_TICK: Duration = Duration::from_millis(50);
 
 /// A Chromaprint (TEST2) fingerprint: uint32 items, one per 0.124 s, and the audio duration.
 #[pyclass(name = "AudioFingerprint", module = "fingerprint._core", frozen)]
@@ -325,7 +318,6 @@ pub fn audio_fingerprint_pcm(
 enum BatchSource<'a> {
     Path(PathBuf),
     Bytes(&'a [u8]),
-    Bad(String),
 }
 
 /// Fingerprint many encoded files (`str` paths or `bytes`) in parallel with the GIL released.
@@ -345,86 +337,28 @@ pub fn audio_fingerprint_files(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Vec<Option<PyAudioFingerprint>>, Vec<Option<String>>)> {
     let opts = options(max_seconds, landmarks)?;
-    let mut borrowed: Vec<BatchSource<'_>> = Vec::with_capacity(sources.len());
+    let mut borrowed: Vec<Result<BatchSource<'_>, String>> = Vec::with_capacity(sources.len());
     for s in &sources {
         borrowed.push(if let Ok(p) = s.cast::<PyString>() {
-            BatchSource::Path(PathBuf::from(p.to_str()?))
+            Ok(BatchSource::Path(PathBuf::from(p.to_str()?)))
         } else if let Ok(b) = s.cast::<PyBytes>() {
-            BatchSource::Bytes(b.as_bytes())
+            Ok(BatchSource::Bytes(b.as_bytes()))
         } else {
-            BatchSource::Bad(format!(
+            Err(format!(
                 "source must be a path (str) or bytes, got {}",
                 s.get_type().name()?
             ))
         });
     }
-    let done = AtomicUsize::new(0);
-    let cancelled = AtomicBool::new(false);
-    let run_all = || {
-        pool::install(threads, || {
-            borrowed
-                .par_iter()
-                .map(|src| {
-                    let r = match src {
-                        BatchSource::Bad(e) => Err(e.clone()),
-                        _ if cancelled.load(Ordering::Relaxed) => {
-                            Err("cancelled: the progress callback raised".to_string())
-                        }
-                        BatchSource::Path(p) => one_file(Source::Path(p), &opts),
-                        BatchSource::Bytes(b) => one_file(Source::Bytes(b.to_vec()), &opts),
-                    };
-                    done.fetch_add(1, Ordering::SeqCst);
-                    r
-                })
-                .collect::<Vec<_>>()
-        })
-    };
-    let results = match progress {
-        None => detach(py, run_all)?,
-        Some(callback) => {
-            let total = borrowed.len();
-            let mut raised: Option<PyErr> = None;
-            let out = py.detach(|| {
-                std::thread::scope(|scope| {
-                    // The work runs on its own thread (and the pool); this thread only reports.
-                    let worker = scope.spawn(run_all);
-                    let mut reported = usize::MAX;
-                    loop {
-                        let finished = worker.is_finished();
-                        let now = done.load(Ordering::SeqCst);
-                        if now != reported && raised.is_none() {
-                            reported = now;
-                            let call = Python::attach(|py| {
-                                callback.call1(py, (now, total))?;
-                                py.check_signals()
-                            });
-                            if let Err(e) = call {
-                                raised = Some(e);
-                                cancelled.store(true, Ordering::Relaxed);
-                            }
-                        }
-                        if finished {
-                            break;
-                        }
-                        std::thread::sleep(PROGRESS_TICK);
-                    }
-                    worker.join()
-                })
-            });
-            if let Some(e) = raised {
-                return Err(e);
-            }
-            match out {
-                Ok(r) => r.map_err(|e| to_py(py, e))?,
-                Err(_) => {
-                    return Err(to_py(
-                        py,
-                        FingerprintError::Internal("panic in the fingerprinting thread".into()),
-                    ))
-                }
-            }
-        }
-    };
+    let results = batch::run(py, &borrowed, threads, progress, |src| {
+        pipeline::fingerprint_source(
+            match src {
+                BatchSource::Path(p) => Source::Path(p),
+                BatchSource::Bytes(b) => Source::Bytes(b.to_vec()),
+            },
+            &opts,
+        )
+    })?;
     let mut fps = Vec::with_capacity(results.len());
     let mut errors = Vec::with_capacity(results.len());
     for r in results {
@@ -443,18 +377,6 @@ pub fn audio_fingerprint_files(
 }
 
 /// Fingerprint one batch item; a panic is that item's error, not the batch's.
-fn one_file(src: Source<'_>, opts: &Options) -> std::result::Result<AudioFingerprint, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        pipeline::fingerprint_source(src, opts)
-    }))
-    .unwrap_or_else(|_| {
-        Err(FingerprintError::Internal(
-            "panic while fingerprinting".into(),
-        ))
-    })
-    .map_err(|e| e.to_string())
-}
-
 fn options(max_seconds: Option<f64>, landmarks: bool) -> PyResult<Options> {
     if let Some(s) = max_seconds {
         if !(s.is_finite() && s > 0.0) {

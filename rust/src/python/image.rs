@@ -14,18 +14,15 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
+use super::batch;
 use super::errors::{detach, to_py};
-use crate::error::{FingerprintError, Result};
+use crate::error::Result;
 use crate::image::decode::{self, DecodeOptions};
 use crate::image::robust::{self, RobustFeatures};
 use crate::image::{hash_pixels, pdq, trim, Algorithm, ImageHash, Pixels};
 use crate::search::pool;
 
-/// How often `hash_images` looks at the item count to report progress.
-const PROGRESS_TICK: Duration = Duration::from_millis(50);
 
 /// One borrowed input.
 enum Source<'a> {
@@ -99,15 +96,20 @@ impl Opts {
     }
 }
 
-fn hash_source(src: &Source<'_>, opts: &Opts) -> Result<ImageHash> {
+/// Decode a file source (arrays are borrowed as they are) and run `f` on its pixels.
+fn with_pixels<T>(
+    src: &Source<'_>,
+    decode: &DecodeOptions,
+    f: impl FnOnce(&Pixels<'_>) -> Result<T>,
+) -> Result<T> {
     let decoded;
     let pixels = match src {
         Source::Path(p) => {
-            decoded = decode::decode_path(p, &opts.decode)?;
+            decoded = decode::decode_path(p, decode)?;
             decoded.pixels()?
         }
         Source::Bytes(b) => {
-            decoded = decode::decode(b, &opts.decode)?;
+            decoded = decode::decode(b, decode)?;
             decoded.pixels()?
         }
         Source::Array {
@@ -117,15 +119,23 @@ fn hash_source(src: &Source<'_>, opts: &Opts) -> Result<ImageHash> {
             channels,
         } => Pixels::new(data, *width, *height, *channels)?,
     };
+    f(&pixels)
+}
+
+fn hash_source(src: &Source<'_>, opts: &Opts) -> Result<ImageHash> {
+    with_pixels(src, &opts.decode, |pixels| hash_pixels_with(pixels, opts))
+}
+
+fn hash_pixels_with(pixels: &Pixels<'_>, opts: &Opts) -> Result<ImageHash> {
     if opts.dihedral {
-        let all = pdq::dihedral_hashes(&pixels);
+        let all = pdq::dihedral_hashes(pixels);
         return Ok(ImageHash {
             bytes: all.iter().flat_map(|h| h.bytes).collect(),
             nbits: 256 * all.len(),
             quality: Some(all[0].quality),
         });
     }
-    hash_pixels(opts.algorithm, &pixels, opts.hash_size)
+    hash_pixels(opts.algorithm, pixels, opts.hash_size)
 }
 
 /// Turn a hash into the `(bytes, nbits, quality)` tuple `_image.py` wraps.
@@ -306,82 +316,7 @@ pub fn hash_images<'py>(
             (Ok(None), None) => Ok(Source::Bytes(s.cast::<PyBytes>()?.as_bytes())),
         });
     }
-    let done = AtomicUsize::new(0);
-    let cancelled = AtomicBool::new(false);
-    let hash_all = || {
-        pool::install(threads, || {
-            borrowed
-                .par_iter()
-                .map(|src| {
-                    let r = match src {
-                        Err(e) => Err(e.clone()),
-                        Ok(_) if cancelled.load(Ordering::Relaxed) => {
-                            Err("cancelled: the progress callback raised".to_string())
-                        }
-                        Ok(src) => {
-                            // A panic in one item is that item's error, not the batch's.
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                hash_source(src, &opts)
-                            }))
-                            .unwrap_or_else(|_| {
-                                Err(FingerprintError::Internal("panic while hashing".into()))
-                            })
-                            .map_err(|e| e.to_string())
-                        }
-                    };
-                    done.fetch_add(1, Ordering::SeqCst);
-                    r
-                })
-                .collect::<Vec<_>>()
-        })
-    };
-    let results: Vec<std::result::Result<ImageHash, String>> = match progress {
-        None => detach(py, hash_all)?,
-        Some(callback) => {
-            let total = borrowed.len();
-            let mut raised: Option<PyErr> = None;
-            let out = py.detach(|| {
-                std::thread::scope(|scope| {
-                    // The work runs on its own thread (and the pool); this thread only reports,
-                    // taking the GIL for each call so the callback runs on the calling thread.
-                    let worker = scope.spawn(hash_all);
-                    let mut reported = usize::MAX;
-                    loop {
-                        let finished = worker.is_finished();
-                        let now = done.load(Ordering::SeqCst);
-                        if now != reported && raised.is_none() {
-                            reported = now;
-                            let call = Python::attach(|py| {
-                                callback.call1(py, (now, total))?;
-                                py.check_signals()
-                            });
-                            if let Err(e) = call {
-                                raised = Some(e);
-                                cancelled.store(true, Ordering::Relaxed);
-                            }
-                        }
-                        if finished {
-                            break;
-                        }
-                        std::thread::sleep(PROGRESS_TICK);
-                    }
-                    worker.join()
-                })
-            });
-            if let Some(e) = raised {
-                return Err(e);
-            }
-            match out {
-                Ok(r) => r.map_err(|e| to_py(py, e))?,
-                Err(_) => {
-                    return Err(to_py(
-                        py,
-                        FingerprintError::Internal("panic in the hashing thread".into()),
-                    ))
-                }
-            }
-        }
-    };
+    let results = batch::run(py, &borrowed, threads, progress, |src| hash_source(src, &opts))?;
     let n = results.len();
     let mut codes = Array2::<u8>::zeros((n, nbytes));
     let mut quality = Array1::<u8>::zeros(n);
@@ -465,24 +400,9 @@ pub fn robust_features<'py>(
         });
     }
     let one = |src: &Source<'_>| -> Result<RobustFeatures> {
-        let decoded;
-        let pixels = match src {
-            Source::Path(p) => {
-                decoded = decode::decode_path(p, &opts)?;
-                decoded.pixels()?
-            }
-            Source::Bytes(b) => {
-                decoded = decode::decode(b, &opts)?;
-                decoded.pixels()?
-            }
-            Source::Array {
-                data,
-                height,
-                width,
-                channels,
-            } => Pixels::new(data, *width, *height, *channels)?,
-        };
-        robust::robust_features(&pixels, max_local, min_separation)
+        with_pixels(src, &opts, |pixels| {
+            robust::robust_features(pixels, max_local, min_separation)
+        })
     };
     let all = detach(py, || {
         pool::install(threads, || {

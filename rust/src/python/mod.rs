@@ -1,6 +1,7 @@
 //! Python bindings: the only place that sees pyo3 or numpy.
 
 mod audio;
+mod batch;
 mod errors;
 mod image;
 mod index;
