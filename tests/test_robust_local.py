@@ -3,32 +3,16 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
-from typing import List
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
 
 import fingerprint as fp
+from _photos import load, png
 from fingerprint import _core, _robust
 
 N = 12
-
-
-def load(paths: List[Path]) -> List[Image.Image]:
-    out = []
-    for p in paths:
-        with Image.open(p) as im:
-            out.append(ImageOps.exif_transpose(im).convert("RGB"))
-    return out
-
-
-def png(im: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
