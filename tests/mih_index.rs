@@ -57,7 +57,10 @@ fn mih_is_used_and_survives_save_load() {
     let codes: Vec<u8> = (0..n * 32).map(|_| next()).collect();
     let mut mih = Index::new(256, Method::Auto, None).unwrap();
     mih.add(&codes, None).unwrap();
-    let tables = mih.mih().expect("auto builds tables above 100k codes").tables();
+    let tables = mih
+        .mih()
+        .expect("auto builds tables above 100k codes")
+        .tables();
     assert!(tables >= 256 / 24);
     // A copy with 10 flipped bits is found at radius 31 through the tables.
     let mut q = codes[32 * 777..32 * 778].to_vec();

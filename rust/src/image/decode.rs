@@ -245,7 +245,9 @@ fn decode_jpeg_luma(bytes: &[u8], opts: &DecodeOptions) -> Result<Option<Decoded
     }
     let data = dec.decode().map_err(decode_err)?;
     if data.len() != w * h {
-        return Err(decode_err("JPEG decoder returned a buffer of the wrong size"));
+        return Err(decode_err(
+            "JPEG decoder returned a buffer of the wrong size",
+        ));
     }
     let orientation = if opts.apply_exif_orientation {
         dec.exif()

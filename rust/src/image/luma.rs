@@ -63,14 +63,58 @@ unsafe fn l_rgb_avx2(src: &[u8], channels: usize, out: &mut [u8]) -> usize {
     let z = -1i8; // a shuffle index with the top bit set writes zero
     let idx = |i: i8, k: i8| i * c + k;
     let rg = _mm256_broadcastsi128_si256(_mm_setr_epi8(
-        idx(0, 0), z, idx(0, 1), z, idx(1, 0), z, idx(1, 1), z,
-        idx(2, 0), z, idx(2, 1), z, idx(3, 0), z, idx(3, 1), z,
+        idx(0, 0),
+        z,
+        idx(0, 1),
+        z,
+        idx(1, 0),
+        z,
+        idx(1, 1),
+        z,
+        idx(2, 0),
+        z,
+        idx(2, 1),
+        z,
+        idx(3, 0),
+        z,
+        idx(3, 1),
+        z,
     ));
     let b0 = _mm256_broadcastsi128_si256(_mm_setr_epi8(
-        idx(0, 2), z, z, z, idx(1, 2), z, z, z, idx(2, 2), z, z, z, idx(3, 2), z, z, z,
+        idx(0, 2),
+        z,
+        z,
+        z,
+        idx(1, 2),
+        z,
+        z,
+        z,
+        idx(2, 2),
+        z,
+        z,
+        z,
+        idx(3, 2),
+        z,
+        z,
+        z,
     ));
     let g16 = _mm256_broadcastsi128_si256(_mm_setr_epi8(
-        z, z, idx(0, 1), z, z, z, idx(1, 1), z, z, z, idx(2, 1), z, z, z, idx(3, 1), z,
+        z,
+        z,
+        idx(0, 1),
+        z,
+        z,
+        z,
+        idx(1, 1),
+        z,
+        z,
+        z,
+        idx(2, 1),
+        z,
+        z,
+        z,
+        idx(3, 1),
+        z,
     ));
     let w_rg = _mm256_set1_epi32((19595 & 0xffff) | ((-27066i32) << 16));
     let w_b = _mm256_set1_epi32(7471);
@@ -97,7 +141,8 @@ unsafe fn l_rgb_avx2(src: &[u8], channels: usize, out: &mut [u8]) -> usize {
         let l8 = _mm256_packus_epi16(l16, l16);
         let lo = _mm256_castsi256_si128(l8);
         let hi = _mm256_extracti128_si256::<1>(l8);
-        let bytes = (_mm_cvtsi128_si32(lo) as u32 as u64) | ((_mm_cvtsi128_si32(hi) as u32 as u64) << 32);
+        let bytes =
+            (_mm_cvtsi128_si32(lo) as u32 as u64) | ((_mm_cvtsi128_si32(hi) as u32 as u64) << 32);
         std::ptr::copy_nonoverlapping(bytes.to_le_bytes().as_ptr(), out.as_mut_ptr().add(i), 8);
         i += 8;
     }

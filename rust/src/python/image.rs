@@ -23,7 +23,6 @@ use crate::image::robust::{self, RobustFeatures};
 use crate::image::{hash_pixels, pdq, trim, Algorithm, ImageHash, Pixels};
 use crate::search::pool;
 
-
 /// One borrowed input.
 enum Source<'a> {
     Path(PathBuf),
@@ -316,7 +315,9 @@ pub fn hash_images<'py>(
             (Ok(None), None) => Ok(Source::Bytes(s.cast::<PyBytes>()?.as_bytes())),
         });
     }
-    let results = batch::run(py, &borrowed, threads, progress, |src| hash_source(src, &opts))?;
+    let results = batch::run(py, &borrowed, threads, progress, |src| {
+        hash_source(src, &opts)
+    })?;
     let n = results.len();
     let mut codes = Array2::<u8>::zeros((n, nbytes));
     let mut quality = Array1::<u8>::zeros(n);

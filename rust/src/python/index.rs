@@ -216,14 +216,21 @@ type PairArrays<'py> = (
     Bound<'py, PyArray1<i32>>,
 );
 
-fn pair_arrays<'py>(py: Python<'py>, pairs: impl Iterator<Item = (u64, u64, u32)>) -> PairArrays<'py> {
+fn pair_arrays<'py>(
+    py: Python<'py>,
+    pairs: impl Iterator<Item = (u64, u64, u32)>,
+) -> PairArrays<'py> {
     let (mut left, mut right, mut dist) = (Vec::new(), Vec::new(), Vec::new());
     for (i, j, d) in pairs {
         left.push(i as i64);
         right.push(j as i64);
         dist.push(d as i32);
     }
-    (left.into_pyarray(py), right.into_pyarray(py), dist.into_pyarray(py))
+    (
+        left.into_pyarray(py),
+        right.into_pyarray(py),
+        dist.into_pyarray(py),
+    )
 }
 
 /// All pairs of rows within `max_distance`: (left, right, distances), left < right. With
@@ -250,7 +257,10 @@ pub fn find_duplicates<'py>(
                 crate::search::join::join_split(c, code_len, max_distance, tables, Some(split))
             })?
         })?;
-        return Ok(pair_arrays(py, all.into_iter().map(|(i, j, d)| (i as u64, j as u64, d))));
+        return Ok(pair_arrays(
+            py,
+            all.into_iter().map(|(i, j, d)| (i as u64, j as u64, d)),
+        ));
     }
     let p = detach(py, || {
         pool::install(threads, || {

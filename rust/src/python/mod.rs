@@ -17,7 +17,7 @@ mod _core {
         PyAudioFingerprint, PyAudioIndex, PyAudioMatch,
     };
     #[pymodule_export]
-    use super::index::{find_duplicates, simd_level, simd_levels, PyDuplicateJoin, PyHammingIndex};
-    #[pymodule_export]
     use super::image::{decode_image, hash_image, hash_images, pdq_dihedral, robust_features};
+    #[pymodule_export]
+    use super::index::{find_duplicates, simd_level, simd_levels, PyDuplicateJoin, PyHammingIndex};
 }

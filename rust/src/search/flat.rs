@@ -2,8 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::scan::{self, Task};
 use super::ids::Ids;
+use super::scan::{self, Task};
 use super::store::Buf;
 use super::topk::TopK;
 use crate::error::{FingerprintError, Result};

@@ -184,7 +184,11 @@ impl Index {
                 if queries.len() % self.flat.code_len() == 0
                     && mih.worth_it(max_distance, self.flat.len()) =>
             {
-                Ok(Ranges::from_hits(mih.range_search(&self.flat, queries, max_distance)))
+                Ok(Ranges::from_hits(mih.range_search(
+                    &self.flat,
+                    queries,
+                    max_distance,
+                )))
             }
             _ => self.flat.range_search(queries, max_distance),
         }

@@ -83,7 +83,9 @@ impl SelfJoin {
         }
         let n = codes.len() / code_len;
         if n > u32::MAX as usize {
-            return Err(FingerprintError::invalid("at most 2**32 - 1 codes per join"));
+            return Err(FingerprintError::invalid(
+                "at most 2**32 - 1 codes per join",
+            ));
         }
         let lo = bits.div_ceil(MAX_WIDTH as usize);
         let m = match tables {
@@ -175,7 +177,9 @@ impl SelfJoin {
         });
         let earlier = &self.parts[..t];
         // Only non-empty buckets start work (a table may have more keys than codes).
-        let occupied: Vec<usize> = (0..nkeys).filter(|&k| offsets[k] < offsets[k + 1]).collect();
+        let occupied: Vec<usize> = (0..nkeys)
+            .filter(|&k| offsets[k] < offsets[k + 1])
+            .collect();
         let chunk = (occupied.len() / (rayon::current_num_threads() * 16)).max(1);
         occupied
             .into_par_iter()
@@ -195,7 +199,14 @@ impl SelfJoin {
                     Some(split) => {
                         // Rows enter a bucket in row order, so its first-set rows come first.
                         let a_mid = a.start + rows[a.clone()].partition_point(|&r| r < split);
-                        cross(run(&(a.start..a_mid)), run(&(a_mid..a.end)), words, self.radius, false, &mut found);
+                        cross(
+                            run(&(a.start..a_mid)),
+                            run(&(a_mid..a.end)),
+                            words,
+                            self.radius,
+                            false,
+                            &mut found,
+                        );
                         for f in &mut found {
                             f.1 += (a_mid - a.start) as u32;
                         }
@@ -211,12 +222,17 @@ impl SelfJoin {
                         continue;
                     }
                     // (left run, right run) pairs to compare, as ranges of sorted positions.
-                    let runs: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = match self.split {
+                    let runs: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = match self
+                        .split
+                    {
                         None => vec![(a.clone(), b.clone())],
                         Some(split) => {
                             let a_mid = a.start + rows[a.clone()].partition_point(|&r| r < split);
                             let b_mid = b.start + rows[b.clone()].partition_point(|&r| r < split);
-                            vec![(a.start..a_mid, b_mid..b.end), (b.start..b_mid, a_mid..a.end)]
+                            vec![
+                                (a.start..a_mid, b_mid..b.end),
+                                (b.start..b_mid, a_mid..a.end),
+                            ]
                         }
                     };
                     for (x, y) in runs {
@@ -234,9 +250,15 @@ impl SelfJoin {
                 }
                 for (i, j, d) in found {
                     let (i, j) = (a.start + i as usize, a.start + j as usize);
-                    let (ci, cj) = (&sorted[i * words..(i + 1) * words], &sorted[j * words..(j + 1) * words]);
+                    let (ci, cj) = (
+                        &sorted[i * words..(i + 1) * words],
+                        &sorted[j * words..(j + 1) * words],
+                    );
                     // Report the pair only from the first table that finds it.
-                    if earlier.iter().any(|p| (p.key(ci) ^ p.key(cj)).count_ones() <= per) {
+                    if earlier
+                        .iter()
+                        .any(|p| (p.key(ci) ^ p.key(cj)).count_ones() <= per)
+                    {
                         continue;
                     }
                     let (ri, rj) = (rows[i], rows[j]);
@@ -253,7 +275,12 @@ impl SelfJoin {
 
 /// Every pair of rows within `r` through a [`SelfJoin`], sorted by (i, j); with `split`,
 /// only pairs `i < split <= j`.
-pub fn join_all(codes: &[u8], code_len: usize, r: u32, tables: Option<usize>) -> Result<Vec<(u32, u32, u32)>> {
+pub fn join_all(
+    codes: &[u8],
+    code_len: usize,
+    r: u32,
+    tables: Option<usize>,
+) -> Result<Vec<(u32, u32, u32)>> {
     join_split(codes, code_len, r, tables, None)
 }
 
@@ -303,7 +330,9 @@ mod tests {
     fn split_join_is_the_brute_force_cross_join() {
         let mut seed = 17u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as u32
         };
         for (n, len, r) in [(300usize, 8usize, 12u32), (500, 32, 40), (64, 32, 90)] {
@@ -326,8 +355,14 @@ mod tests {
                 for tables in [None, Some(len * 8 / 16)] {
                     let got = join_split(&codes, len, r, tables, Some(split)).unwrap();
                     let want = brute(&codes, len, r, split);
-                    assert!(!want.is_empty() || split != n / 2, "no pairs to test: n={n} r={r}");
-                    assert_eq!(got, want, "n={n} len={len} r={r} split={split} tables={tables:?}");
+                    assert!(
+                        !want.is_empty() || split != n / 2,
+                        "no pairs to test: n={n} r={r}"
+                    );
+                    assert_eq!(
+                        got, want,
+                        "n={n} len={len} r={r} split={split} tables={tables:?}"
+                    );
                 }
             }
         }

@@ -314,7 +314,12 @@ impl Mih {
         let m = self.tables.len() as u32;
         let n = flat.len();
         let mut top = TopK::new(k.min(n));
-        self.scan_tail(flat, q, |_| u32::MAX, |d, p| top.offer(d, flat.id_at(p as usize)));
+        self.scan_tail(
+            flat,
+            q,
+            |_| u32::MAX,
+            |d, p| top.offer(d, flat.id_at(p as usize)),
+        );
         let mut seen: FxHashSet<u32> = FxHashSet::default();
         let mut cand = Vec::new();
         let mut spent = 0.0;
@@ -423,7 +428,9 @@ mod tests {
                 let parts = partition(bits, m);
                 assert_eq!(parts.len(), m);
                 assert_eq!(parts.iter().map(|p| p.width as usize).sum::<usize>(), bits);
-                assert!(parts.windows(2).all(|w| w[0].start + w[0].width == w[1].start));
+                assert!(parts
+                    .windows(2)
+                    .all(|w| w[0].start + w[0].width == w[1].start));
             }
         }
     }
@@ -431,9 +438,19 @@ mod tests {
     #[test]
     fn keys_read_the_right_bits() {
         let words = [0xdead_beef_0123_4567u64, 0x89ab_cdef_f00d_cafe];
-        let p = Part { start: 60, width: 8 };
+        let p = Part {
+            start: 60,
+            width: 8,
+        };
         assert_eq!(p.key(&words), 0xed); // 4 high bits of word 0, 4 low bits of word 1
-        assert_eq!(Part { start: 0, width: 16 }.key(&words), 0x4567);
+        assert_eq!(
+            Part {
+                start: 0,
+                width: 16
+            }
+            .key(&words),
+            0x4567
+        );
     }
 
     #[test]

@@ -314,7 +314,10 @@ fn load_with(path: &Path, mmap: bool) -> Result<(FlatIndex, Meta)> {
     };
     if let Ids::Explicit(Buf::Owned(v)) = &ids {
         if h.sorted && !v.windows(2).all(|w| w[0] < w[1]) {
-            return Err(FingerprintError::corrupt(path, "ids flagged sorted are not"));
+            return Err(FingerprintError::corrupt(
+                path,
+                "ids flagged sorted are not",
+            ));
         }
     }
     if ids.last().is_some_and(|l| l > super::flat::MAX_ID) {

@@ -87,7 +87,12 @@ pub fn scan_task(
 ) {
     let words = scanner.words();
     let tile = tile_codes(words);
-    let mut hits: Vec<Hit> = Vec::with_capacity(tile);
+    // Queries go through the kernel in groups that share each load of a block.
+    let group = scanner.group();
+    let mut hits: Vec<Vec<Hit>> = (0..group)
+        .map(|_| Vec::with_capacity(tile + BLOCK))
+        .collect();
+    let mut thrs = vec![0u32; group];
     let mut start = task.codes.start;
     debug_assert_eq!(start % BLOCK, 0);
     while start < task.codes.end {
@@ -95,16 +100,31 @@ pub fn scan_task(
         let valid = (end - start) as u32;
         let padded = (end - start).div_ceil(BLOCK) * BLOCK;
         let tile_blocks = &blocks[start * words..(start + padded) * words];
-        for qi in task.queries.clone() {
-            hits.clear();
-            let q = &queries[qi * words..(qi + 1) * words];
-            scanner.scan(q, tile_blocks, threshold(qi), &mut hits);
-            while hits.last().is_some_and(|h| h.slot >= valid) {
-                hits.pop();
+        let mut q0 = task.queries.start;
+        while q0 < task.queries.end {
+            let q1 = (q0 + group).min(task.queries.end);
+            let g = q1 - q0;
+            for (qi, t) in (q0..q1).zip(thrs.iter_mut()) {
+                *t = threshold(qi);
             }
-            if !hits.is_empty() {
-                visit(qi, start, &hits);
+            for h in &mut hits[..g] {
+                h.clear();
             }
+            scanner.scan_many(
+                &queries[q0 * words..q1 * words],
+                &thrs[..g],
+                tile_blocks,
+                &mut hits[..g],
+            );
+            for (qi, h) in (q0..q1).zip(hits.iter_mut()) {
+                while h.last().is_some_and(|h| h.slot >= valid) {
+                    h.pop();
+                }
+                if !h.is_empty() {
+                    visit(qi, start, h);
+                }
+            }
+            q0 = q1;
         }
         start = end;
     }

@@ -128,7 +128,10 @@ impl Level {
 }
 
 /// A code slot (position within the scanned blocks) within the threshold, and its distance.
+///
+/// `repr(C)`: the AVX-512 kernels write a hit as one little-endian u64 (slot low, distance high).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(8))]
 pub struct Hit {
     /// Slot index from the start of the scanned blocks.
     pub slot: u32,
@@ -145,10 +148,18 @@ pub struct Hit {
 /// `query.len()` words, and that the CPU supports the kernel's level.
 pub(crate) type ScanFn = unsafe fn(query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>);
 
+/// Raw multi-query kernel: `thrs.len()` queries (packed one after another in
+/// `queries`) over the same blocks, hits of query `m` appended to `hits[m]` as
+/// [`ScanFn`] would. Same contract as [`ScanFn`]; `thrs.len()` is the kernel's
+/// fixed query count.
+pub(crate) type ScanManyFn =
+    unsafe fn(queries: &[u64], thrs: &[u32], blocks: &[u64], hits: &mut [Vec<Hit>]);
+
 /// Distances from a query to runs of codes, with the kernel chosen for one code width and level.
 #[derive(Clone, Copy)]
 pub struct Scanner {
     f: ScanFn,
+    many: &'static [(ScanManyFn, usize)],
     words: usize,
     level: Level,
 }
@@ -172,7 +183,17 @@ impl Scanner {
             #[allow(unreachable_patterns)]
             _ => return None,
         };
-        Some(Scanner { f, words, level })
+        let many = match level {
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => avx512::select_many(words),
+            _ => &[],
+        };
+        Some(Scanner {
+            f,
+            many,
+            words,
+            level,
+        })
     }
 
     /// The fastest kernel for `code_len`-byte codes on this CPU.
@@ -199,10 +220,57 @@ impl Scanner {
     #[inline]
     pub fn scan(&self, query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
         assert_eq!(query.len(), self.words, "query width");
-        assert_eq!(blocks.len() % (layout::BLOCK * self.words), 0, "whole blocks");
-        assert!(blocks.len() / self.words <= u32::MAX as usize, "slots fit u32");
+        assert_eq!(
+            blocks.len() % (layout::BLOCK * self.words),
+            0,
+            "whole blocks"
+        );
+        assert!(
+            blocks.len() / self.words <= u32::MAX as usize,
+            "slots fit u32"
+        );
         // SAFETY: lengths checked above; the level was checked available in `new`.
         unsafe { (self.f)(query, blocks, thr, hits) }
+    }
+
+    /// How many queries [`Scanner::scan_many`] takes at once to share each load
+    /// (1 where the level has no multi-query kernel).
+    pub fn group(&self) -> usize {
+        self.many.first().map_or(1, |&(_, m)| m)
+    }
+
+    /// [`Scanner::scan`] for several queries over the same blocks: query `m`
+    /// (words `m * words..`) with threshold `thrs[m]` appends to `hits[m]`.
+    /// Any number of queries; groups of [`Scanner::group`] share each pass.
+    ///
+    /// Panics if the lengths do not match.
+    pub fn scan_many(&self, queries: &[u64], thrs: &[u32], blocks: &[u64], hits: &mut [Vec<Hit>]) {
+        let n = thrs.len();
+        assert_eq!(queries.len(), n * self.words, "query widths");
+        assert_eq!(hits.len(), n, "one hit list per query");
+        assert_eq!(
+            blocks.len() % (layout::BLOCK * self.words),
+            0,
+            "whole blocks"
+        );
+        assert!(
+            blocks.len() / self.words <= u32::MAX as usize,
+            "slots fit u32"
+        );
+        let mut done = 0;
+        for &(f, m) in self.many {
+            while done + m <= n {
+                let qs = &queries[done * self.words..(done + m) * self.words];
+                // SAFETY: lengths checked above; the level was checked available in `new`.
+                unsafe { f(qs, &thrs[done..done + m], blocks, &mut hits[done..done + m]) };
+                done += m;
+            }
+        }
+        for i in done..n {
+            let q = &queries[i * self.words..(i + 1) * self.words];
+            // SAFETY: as above.
+            unsafe { (self.f)(q, blocks, thrs[i], &mut hits[i]) }
+        }
     }
 
     /// Distances from `query` to every slot of `blocks`, in order (tests and small jobs).

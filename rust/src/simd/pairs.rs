@@ -11,7 +11,8 @@ use super::layout::BLOCK;
 
 /// `(i, j, distance)` of every pair within `r` between run `a` and run `b`
 /// (row-major, `words` per code); with `same` (a == b) only pairs `i < j`.
-pub type CrossFn = fn(a: &[u64], b: &[u64], words: usize, r: u32, same: bool, out: &mut Vec<(u32, u32, u32)>);
+pub type CrossFn =
+    fn(a: &[u64], b: &[u64], words: usize, r: u32, same: bool, out: &mut Vec<(u32, u32, u32)>);
 
 /// Distances from `q` to the codes at `positions` of an interleaved `blocks` array.
 pub type GatherFn = fn(q: &[u64], blocks: &[u64], positions: &[u32], out: &mut Vec<u32>);
@@ -29,7 +30,13 @@ fn dist<const W: usize>(a: &[u64], b: &[u64]) -> u32 {
 }
 
 #[inline(always)]
-fn cross_w<const W: usize>(a: &[u64], b: &[u64], r: u32, same: bool, out: &mut Vec<(u32, u32, u32)>) {
+fn cross_w<const W: usize>(
+    a: &[u64],
+    b: &[u64],
+    r: u32,
+    same: bool,
+    out: &mut Vec<(u32, u32, u32)>,
+) {
     for (i, ca) in a.chunks_exact(W).enumerate() {
         let qa: [u64; W] = ca.try_into().unwrap();
         let skip = if same { i + 1 } else { 0 };
@@ -43,7 +50,14 @@ fn cross_w<const W: usize>(a: &[u64], b: &[u64], r: u32, same: bool, out: &mut V
 }
 
 #[inline(always)]
-fn cross_any(a: &[u64], b: &[u64], words: usize, r: u32, same: bool, out: &mut Vec<(u32, u32, u32)>) {
+fn cross_any(
+    a: &[u64],
+    b: &[u64],
+    words: usize,
+    r: u32,
+    same: bool,
+    out: &mut Vec<(u32, u32, u32)>,
+) {
     match words {
         1 => cross_w::<1>(a, b, r, same, out),
         2 => cross_w::<2>(a, b, r, same, out),
@@ -83,7 +97,14 @@ fn gather_any(q: &[u64], blocks: &[u64], positions: &[u32], out: &mut Vec<u32>) 
     }
 }
 
-fn cross_portable(a: &[u64], b: &[u64], words: usize, r: u32, same: bool, out: &mut Vec<(u32, u32, u32)>) {
+fn cross_portable(
+    a: &[u64],
+    b: &[u64],
+    words: usize,
+    r: u32,
+    same: bool,
+    out: &mut Vec<(u32, u32, u32)>,
+) {
     cross_any(a, b, words, r, same, out)
 }
 
@@ -94,7 +115,14 @@ fn gather_portable(q: &[u64], blocks: &[u64], positions: &[u32], out: &mut Vec<u
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     #[target_feature(enable = "popcnt")]
-    unsafe fn cross(a: &[u64], b: &[u64], words: usize, r: u32, same: bool, out: &mut Vec<(u32, u32, u32)>) {
+    unsafe fn cross(
+        a: &[u64],
+        b: &[u64],
+        words: usize,
+        r: u32,
+        same: bool,
+        out: &mut Vec<(u32, u32, u32)>,
+    ) {
         super::cross_any(a, b, words, r, same, out)
     }
 
@@ -103,7 +131,14 @@ mod x86 {
         super::gather_any(q, blocks, positions, out)
     }
 
-    pub fn cross_popcnt(a: &[u64], b: &[u64], words: usize, r: u32, same: bool, out: &mut Vec<(u32, u32, u32)>) {
+    pub fn cross_popcnt(
+        a: &[u64],
+        b: &[u64],
+        words: usize,
+        r: u32,
+        same: bool,
+        out: &mut Vec<(u32, u32, u32)>,
+    ) {
         // SAFETY: only selected after `is_x86_feature_detected!("popcnt")`.
         unsafe { cross(a, b, words, r, same, out) }
     }
@@ -161,7 +196,10 @@ mod tests {
             let words = layout::words_for(code_len);
             let n = 37;
             let codes: Vec<u8> = (0..n * code_len).map(|_| next()).collect();
-            let packed: Vec<u64> = codes.chunks(code_len).flat_map(|c| layout::pack_query(c, words)).collect();
+            let packed: Vec<u64> = codes
+                .chunks(code_len)
+                .flat_map(|c| layout::pack_query(c, words))
+                .collect();
             let blocks = layout::pack(&codes, code_len);
             for f in [cross_portable as CrossFn, cross()] {
                 for same in [true, false] {
@@ -170,7 +208,10 @@ mod tests {
                     let mut expect = Vec::new();
                     for i in 0..n {
                         for j in if same { i + 1 } else { 0 }..n {
-                            let d = scalar::distance(&codes[i * code_len..][..code_len], &codes[j * code_len..][..code_len]);
+                            let d = scalar::distance(
+                                &codes[i * code_len..][..code_len],
+                                &codes[j * code_len..][..code_len],
+                            );
                             if d <= 20 {
                                 expect.push((i as u32, j as u32, d));
                             }
@@ -185,7 +226,12 @@ mod tests {
                 f(&packed[..words], &blocks, &positions, &mut out);
                 let expect: Vec<u32> = positions
                     .iter()
-                    .map(|&p| scalar::distance(&codes[..code_len], &codes[p as usize * code_len..][..code_len]))
+                    .map(|&p| {
+                        scalar::distance(
+                            &codes[..code_len],
+                            &codes[p as usize * code_len..][..code_len],
+                        )
+                    })
                     .collect();
                 assert_eq!(out, expect);
             }
