@@ -47,35 +47,98 @@ fn cos_table(n: usize) -> Rc<Vec<f64>> {
 
 /// The first `out.len()` coefficients of the DCT-II of `x` (scipy's scaling, factor 2 included).
 pub fn dct2(x: &[f64], out: &mut [f64]) {
+    Dct::new(x.len()).run(x, out);
+}
+
+/// [`dct2`] for one length, planned once: the cosine table of every level of the even/odd
+/// recursion and the scratch space it needs, so repeated transforms (pHash runs `n + k` of them)
+/// allocate nothing and look nothing up.
+pub struct Dct {
+    /// `cos_table` of `n`, `n / 2`, ... down to the first odd length.
+    tables: Vec<Rc<Vec<f64>>>,
+    scratch: Vec<f64>,
+}
+
+impl Dct {
+    /// A plan for inputs of length `n`.
+    pub fn new(n: usize) -> Self {
+        let mut tables = vec![cos_table(n)];
+        let mut m = n;
+        while m > 0 && m.is_multiple_of(2) {
+            m /= 2;
+            tables.push(cos_table(m));
+        }
+        // Each even level keeps u, v and its even outputs: n/2 each, halving down the levels.
+        Self {
+            tables,
+            scratch: vec![0.0; 3 * n],
+        }
+    }
+
+    /// The first `out.len()` coefficients of the DCT-II of `x`, which must have the planned length.
+    pub fn run(&mut self, x: &[f64], out: &mut [f64]) {
+        assert_eq!(
+            x.len() * 3,
+            self.scratch.len(),
+            "input length differs from the plan"
+        );
+        level(&self.tables, x, out, &mut self.scratch);
+    }
+}
+
+/// One level of the recursion; the arithmetic, and its order, is that of the direct definition
+/// on odd lengths and of the even/odd split on even ones.
+fn level(tables: &[Rc<Vec<f64>>], x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
     let n = x.len();
     assert!(out.len() <= n, "more DCT outputs than inputs");
-    let table = cos_table(n);
-    let cos = |a: usize| table[a % (4 * n)];
+    if n == 0 {
+        return;
+    }
     if n % 2 == 1 {
-        for (k, y) in out.iter_mut().enumerate() {
-            let mut s = 0.0;
-            for (i, &v) in x.iter().enumerate() {
-                s += v * cos(k * (2 * i + 1));
-            }
-            *y = 2.0 * s;
-        }
+        sum_outputs(&tables[0], x, out, 0, 1);
         return;
     }
     let half = n / 2;
-    let u: Vec<f64> = (0..half).map(|i| x[i] + x[n - 1 - i]).collect();
-    let v: Vec<f64> = (0..half).map(|i| x[i] - x[n - 1 - i]).collect();
-    let n_even = out.len().div_ceil(2);
-    let mut even = vec![0.0; n_even];
-    dct2(&u, &mut even);
+    let (u, rest) = scratch.split_at_mut(half);
+    let (v, rest) = rest.split_at_mut(half);
+    let (even, rest) = rest.split_at_mut(out.len().div_ceil(2));
+    for i in 0..half {
+        u[i] = x[i] + x[n - 1 - i];
+        v[i] = x[i] - x[n - 1 - i];
+    }
+    level(&tables[1..], u, even, rest);
     for (m, &e) in even.iter().enumerate() {
         out[2 * m] = e;
     }
-    for k in (1..out.len()).step_by(2) {
-        let mut s = 0.0;
-        for (i, &d) in v.iter().enumerate() {
-            s += d * cos(k * (2 * i + 1));
+    sum_outputs(&tables[0], v, out, 1, 2);
+}
+
+/// `out[k] = 2 sum_i x[i] cos(pi k (2i + 1) / 2n)` for `k = first, first + by, ...`, with the
+/// `4n`-entry `table` of the level (`n` = the level's length). Each sum runs in input order, as
+/// the definition does, but four of them advance together in registers: independent additions
+/// overlap where one sum alone waits on each add. The angle index `k (2i + 1) mod 4n` is
+/// stepped, not divided.
+fn sum_outputs(table: &[f64], x: &[f64], out: &mut [f64], first: usize, by: usize) {
+    const TOGETHER: usize = 4;
+    let m = table.len();
+    let ks: Vec<usize> = (first..out.len()).step_by(by).collect();
+    for chunk in ks.chunks(TOGETHER) {
+        // Spare lanes run k = 0 and are dropped.
+        let k = |j: usize| chunk.get(j).copied().unwrap_or(0);
+        let mut s = [0.0f64; TOGETHER];
+        let mut a: [usize; TOGETHER] = std::array::from_fn(|j| k(j) % m);
+        let step: [usize; TOGETHER] = std::array::from_fn(|j| (2 * k(j)) % m);
+        for &v in x {
+            for j in 0..TOGETHER {
+                s[j] += v * table[a[j]];
+                // Branch-free wrap: where it falls is irregular, a branch would mispredict.
+                a[j] += step[j];
+                a[j] -= m * usize::from(a[j] >= m);
+            }
         }
-        out[k] = 2.0 * s;
+        for (j, &kj) in chunk.iter().enumerate() {
+            out[kj] = 2.0 * s[j];
+        }
     }
 }
 

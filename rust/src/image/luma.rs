@@ -19,6 +19,11 @@ pub fn pillow_l(pixels: &Pixels<'_>) -> Vec<u8> {
 pub fn pillow_l_row(src: &[u8], channels: usize, out: &mut [u8]) {
     assert_eq!(src.len(), out.len() * channels, "row lengths do not match");
     #[cfg(target_arch = "x86_64")]
+    if avx512_enabled() {
+        // SAFETY: AVX-512 BW, VBMI and VNNI were detected; the kernel bounds its own reads.
+        return unsafe { l_row_avx512(src, channels, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if avx2_enabled() {
         // SAFETY: AVX2 was detected; the body is safe Rust compiled for it.
         return unsafe { l_row_avx2(src, channels, out) };
@@ -35,6 +40,107 @@ pub(crate) fn avx2_enabled() -> bool {
             crate::simd::Level::Avx2 | crate::simd::Level::Avx512
         ) && is_x86_feature_detected!("avx2")
     })
+}
+
+/// Whether the AVX-512 image kernels may run: byte permutes (VBMI) and dot products (VNNI) on
+/// top of AVX-512 BW, and `FINGERPRINT_SIMD` not asking for less.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx512_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        crate::simd::Level::best() == crate::simd::Level::Avx512
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vbmi")
+            && is_x86_feature_detected!("avx512vnni")
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx512vnni")]
+unsafe fn l_row_avx512(src: &[u8], channels: usize, out: &mut [u8]) {
+    match channels {
+        3 | 4 => l_rgb_avx512(src, channels, out),
+        _ => l_row(src, channels, out),
+    }
+}
+
+/// Byte permutes for [`l_rgb_avx512`]: 16 RGB (then RGBA) pixels to (R, G, B, G) dwords.
+#[cfg(target_arch = "x86_64")]
+const SPREAD: [[u8; 64]; 2] = {
+    let mut t = [[0u8; 64]; 2];
+    let mut i = 0;
+    while i < 64 {
+        let (pixel, from) = (i / 4, [0, 1, 2, 1][i % 4]);
+        t[0][i] = (pixel * 3 + from) as u8;
+        t[1][i] = (pixel * 4 + from) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Byte 2 of each dword of two registers (indices 64.. pick from the second).
+#[cfg(target_arch = "x86_64")]
+const GATHER: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut j = 0;
+    while j < 32 {
+        t[j] = (4 * j + 2) as u8;
+        j += 1;
+    }
+    t
+};
+
+/// Pillow's L of RGB(A) pixels, 32 per step, 16 to a register, tails included (masked loads
+/// and stores). One byte permute makes each pixel an (R, G, B, G) dword; two byte dot products
+/// give `lo = -117 R + 70 G + 47 B` and `mid = 77 R + 150 G + 29 B` (G's 150 split as 75 + 75
+/// over its two copies, since a signed byte stops at 127), and `lo + 2^8 mid` is exactly
+/// `19595 R + 38470 G + 7471 B`. With the rounding constant it stays below 2^24, so a
+/// two-register permute gathering byte 2 of each sum is Pillow's `>> 16`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx512vnni")]
+unsafe fn l_rgb_avx512(src: &[u8], channels: usize, out: &mut [u8]) {
+    use std::arch::x86_64::*;
+    let n = out.len();
+    let c = channels;
+    let spread = if c == 3 { &SPREAD[0] } else { &SPREAD[1] };
+    let spread = _mm512_loadu_si512(spread.as_ptr() as *const _);
+    let gather = _mm512_loadu_si512(GATHER.as_ptr() as *const _);
+    let dword = |b: [i8; 4]| _mm512_set1_epi32(i32::from_le_bytes(b.map(|x| x as u8)));
+    let w_lo = dword([-117, 70, 47, 0]);
+    let w_mid = dword([77, 75, 29, 75]);
+    let round = _mm512_set1_epi32(0x8000);
+    let zero = _mm512_setzero_si512();
+    // 16 pixels from `p`, of which `bytes` source bytes remain (masked near the end).
+    let luma16 = |p: *const u8, bytes: usize| {
+        let v = if bytes >= 64 {
+            _mm512_loadu_si512(p as *const _)
+        } else {
+            _mm512_maskz_loadu_epi8(u64::MAX >> (64 - bytes), p as *const _)
+        };
+        let d = _mm512_permutexvar_epi8(spread, v);
+        let lo = _mm512_dpbusd_epi32(round, d, w_lo);
+        let mid = _mm512_dpbusd_epi32(zero, d, w_mid);
+        _mm512_add_epi32(lo, _mm512_slli_epi32::<8>(mid))
+    };
+    let mut i = 0;
+    while i < n {
+        let p = src.as_ptr().add(i * c);
+        let left = n - i;
+        let a = luma16(p, left * c);
+        let b = if left > 16 {
+            luma16(p.add(16 * c), (left - 16) * c)
+        } else {
+            zero
+        };
+        let l = _mm512_castsi512_si256(_mm512_permutex2var_epi8(a, gather, b));
+        let o = out.as_mut_ptr().add(i) as *mut _;
+        if left >= 32 {
+            _mm256_storeu_si256(o, l);
+        } else {
+            _mm256_mask_storeu_epi8(o as *mut i8, (1u32 << left) - 1, l);
+        }
+        i += 32;
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -246,13 +352,46 @@ mod tests {
             })
             .collect();
         for c in 1..=4 {
-            for n in [0, 1, 31, 32, 33, 1001] {
+            for n in [0, 1, 31, 32, 33, 47, 48, 63, 64, 65, 97, 1001] {
                 let mut a = vec![0u8; n];
                 let mut b = vec![0u8; n];
                 pillow_l_row(&src[..n * c], c, &mut a);
                 l_row(&src[..n * c], c, &mut b);
                 assert_eq!(a, b, "c={c} n={n}");
+                #[cfg(target_arch = "x86_64")]
+                if is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 was detected.
+                    unsafe { l_row_avx2(&src[..n * c], c, &mut a) };
+                    assert_eq!(a, b, "avx2 c={c} n={n}");
+                }
+                #[cfg(target_arch = "x86_64")]
+                if avx512_enabled() {
+                    // SAFETY: the AVX-512 features were detected.
+                    unsafe { l_row_avx512(&src[..n * c], c, &mut a) };
+                    assert_eq!(a, b, "avx512 c={c} n={n}");
+                }
             }
+        }
+    }
+
+    #[test]
+    fn every_rgb_colour_matches_the_portable_formula() {
+        // All 2^24 colours, as RGB and as RGBA, in rows of an odd length so tails are covered.
+        let rgb: Vec<u8> = (0u32..1 << 24)
+            .flat_map(|v| [v as u8, (v >> 8) as u8, (v >> 16) as u8])
+            .collect();
+        let rgba: Vec<u8> = rgb
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], p[0] ^ 0x5a])
+            .collect();
+        for (c, px) in [(3, &rgb), (4, &rgba)] {
+            let mut want = vec![0u8; 1 << 24];
+            l_row(px, c, &mut want);
+            let mut got = vec![0u8; 1 << 24];
+            for (src, out) in px.chunks(4099 * c).zip(got.chunks_mut(4099)) {
+                pillow_l_row(src, c, out);
+            }
+            assert!(want == got, "c={c}");
         }
     }
 

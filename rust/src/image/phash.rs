@@ -21,18 +21,19 @@ pub fn bits(small: &[u8], n: usize, k: usize) -> Vec<bool> {
     let mut cols = vec![0.0; k * n]; // cols[r * n + c]
     let mut column = vec![0.0; n];
     let mut out = vec![0.0; k];
+    let mut dct = dct::Dct::new(n);
     for c in 0..n {
         for (r, v) in column.iter_mut().enumerate() {
             *v = small[r * n + c] as f64;
         }
-        dct::dct2(&column, &mut out);
+        dct.run(&column, &mut out);
         for (r, &v) in out.iter().enumerate() {
             cols[r * n + c] = v;
         }
     }
     let mut low = vec![0.0; k * k];
     for r in 0..k {
-        dct::dct2(&cols[r * n..(r + 1) * n], &mut low[r * k..(r + 1) * k]);
+        dct.run(&cols[r * n..(r + 1) * n], &mut low[r * k..(r + 1) * k]);
     }
     let med = median(&low);
     low.iter().map(|&v| v > med).collect()

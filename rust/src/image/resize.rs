@@ -16,6 +16,9 @@ use std::sync::OnceLock;
 
 use super::{luma, Pixels};
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
 fn sinc(x: f64) -> f64 {
     if x == 0.0 {
         return 1.0;
@@ -45,12 +48,69 @@ struct Taps {
     // SIMD kernels can use 16-bit multiply-add (pmaddwd) and still form Pillow's exact i32 sum.
     hi: Vec<i16>,
     lo: Vec<i16>,
+    groups: Groups,
+}
+
+impl Taps {
+    /// Bytes a row must hold past its last pixel for the kernels' whole-vector reads.
+    fn pad(&self) -> usize {
+        self.kpad
+    }
 }
 
 // Taps per vector step of the horizontal kernels (16 x i16 in a 256-bit register).
 const LANES: usize = 16;
 // Bits of each weight in the low half of the split; |w| <= 2^23 so `hi` fits in i16.
 const SPLIT: u32 = 11;
+
+/// The weights laid out for byte dot products (AVX-512 VNNI `vpdpbusd`: 4 unsigned pixel bytes
+/// times 4 signed weight bytes, summed into an i32), in groups of 4 consecutive input samples
+/// starting at multiples of 4. Each weight is split into signed bytes, `w = b0 + 2^8 b1 +
+/// 2^16 b2`, so three partial sums, shifted and added, give Pillow's exact i32 sum. `b2` is zero
+/// wherever `|w| < 2^15`, which on large downscales is all but the taps around each window's
+/// centre, so kernels run plane 2 only over the groups in its span.
+struct Groups {
+    /// Groups per output and plane in `planes` (the most any output needs).
+    stride: usize,
+    /// Per output: first group, group count, and the range of those groups where `b2 != 0`.
+    spans: Vec<(usize, usize, usize, usize)>,
+    /// `[output][plane][group]`, 4 weight bytes packed little-endian (sample order).
+    planes: Vec<i32>,
+}
+
+impl Groups {
+    fn new(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Self {
+        // A window starting mid-group gets leading zero weights.
+        let stride = (kpad + 3).div_ceil(4);
+        let mut planes = vec![0i32; bounds.len() * 3 * stride];
+        let mut spans = Vec::with_capacity(bounds.len());
+        for (xx, &(xmin, n)) in bounds.iter().enumerate() {
+            let out = &mut planes[xx * 3 * stride..(xx + 1) * 3 * stride];
+            let off = xmin % 4;
+            let (mut top0, mut top1) = (usize::MAX, 0);
+            for (j, &w) in weights[xx * kpad..xx * kpad + n].iter().enumerate() {
+                let b0 = w as i8;
+                let w1 = (w - b0 as i32) >> 8;
+                let b1 = w1 as i8;
+                let b2 = i8::try_from((w1 - b1 as i32) >> 8).expect("|weight| < 2^23");
+                let (g, byte) = ((off + j) / 4, (off + j) % 4);
+                for (p, b) in [b0, b1, b2].into_iter().enumerate() {
+                    out[p * stride + g] |= ((b as u8) as i32) << (8 * byte);
+                }
+                if b2 != 0 {
+                    top0 = top0.min(g);
+                    top1 = g + 1;
+                }
+            }
+            spans.push((xmin / 4, (off + n).div_ceil(4), top0.min(top1), top1));
+        }
+        Self {
+            stride,
+            spans,
+            planes,
+        }
+    }
+}
 
 /// A cached [`Taps`] and its `(in_size, out_size)`.
 type TapsEntry = ((usize, usize), Rc<Taps>);
@@ -120,12 +180,14 @@ fn compute_taps(in_size: usize, out_size: usize) -> Taps {
         .iter()
         .map(|&w| (w & ((1 << SPLIT) - 1)) as i16)
         .collect();
+    let groups = Groups::new(&weights, kpad, &bounds);
     Taps {
         kpad,
         bounds,
         weights,
         hi,
         lo,
+        groups,
     }
 }
 
@@ -150,9 +212,12 @@ pub fn lanczos_l(src: &[u8], width: usize, height: usize, out_w: usize, out_h: u
 /// horizontal pass runs first, each row is converted to grey just before it is filtered, so the
 /// full-size grey image is never stored.
 pub fn lanczos_pixels(pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8> {
+    lanczos_with(&kernels(), pixels, out_w, out_h)
+}
+
+fn lanczos_with(k: &Kernels, pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8> {
     assert!(out_w > 0 && out_h > 0, "resize to an empty image");
     let (width, height) = (pixels.width(), pixels.height());
-    let k = kernels();
     // Pillow 13 (python-pillow/Pillow#9549) runs the vertical pass first when the height shrinks
     // by more than twice as many pixels as the width; the order changes the 8-bit rounding
     // between passes. Pinned down on random images against Pillow 13.0.0.
@@ -167,55 +232,131 @@ pub fn lanczos_pixels(pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8
             grey
         };
         if out_w != width {
-            horizontal(&k, &mid, width, out_h, out_w, 1)
+            horizontal(k, &mid, width, out_h, out_w, 1, None)
         } else {
             mid
         }
-    } else {
-        let mid = if out_w != width {
-            horizontal(&k, pixels.data(), width, height, out_w, pixels.channels())
-        } else {
-            luma::pillow_l(pixels)
-        };
+    } else if out_w == width {
+        let grey = luma::pillow_l(pixels);
         if out_h != height {
-            (k.vertical)(&mid, out_w, height, out_h)
+            (k.vertical)(&grey, width, height, out_h)
         } else {
-            mid
+            grey
         }
+    } else if out_h == height {
+        horizontal(
+            k,
+            pixels.data(),
+            width,
+            height,
+            out_w,
+            pixels.channels(),
+            None,
+        )
+    } else if let Some(both) = k.both {
+        both(pixels, out_w, out_h)
+    } else {
+        // The horizontal pass stores its output transposed, one column per row, so the vertical
+        // pass is the same row kernel run along the columns: the same integer sums as Pillow's
+        // vertical loop, with the horizontal kernels' speed on long, strongly shrunk columns.
+        let tv = taps(height, out_h);
+        let stride = height + tv.pad();
+        let (data, c) = (pixels.data(), pixels.channels());
+        let columns = horizontal(k, data, width, height, out_w, c, Some(stride));
+        let mut out = vec![0u8; out_w * out_h];
+        run_rows(k, &columns, stride, &tv, &mut out, 1, out_w);
+        out
     }
 }
 
-/// The per-CPU kernels, chosen once (`FINGERPRINT_SIMD=scalar` forces the portable ones).
+/// Filter every row of `src` (rows of `stride` bytes) along its length with `t`, writing output
+/// `xx` of row `r` to `out[r * rs + xx * xs]`. Callers guarantee that each row holds the taps'
+/// windows plus [`Taps::pad`] readable bytes, and that every output index is inside `out`.
+type RowsFn = unsafe fn(src: &[u8], stride: usize, t: &Taps, out: &mut [u8], rs: usize, xs: usize);
+
+/// `lanczos_pixels` for the case where both passes run, horizontal first.
+type BothFn = fn(&Pixels<'_>, usize, usize) -> Vec<u8>;
+
+/// The per-CPU kernels, chosen once (`FINGERPRINT_SIMD=scalar` or `avx2` forces slower ones).
 #[derive(Clone, Copy)]
 struct Kernels {
-    /// One output row of the horizontal pass from a zero-padded grey row.
-    row: fn(&[u8], &Taps, &mut [u8]),
-    /// The whole vertical pass.
+    /// The horizontal pass over a block of padded grey rows.
+    rows: RowsFn,
+    /// The whole vertical pass, for images whose columns are not transposed first.
     vertical: fn(&[u8], usize, usize, usize) -> Vec<u8>,
+    /// Both passes, horizontal first, from the pixels (the common case), where a kernel set
+    /// has its own pipeline for it.
+    both: Option<BothFn>,
 }
+
+const SCALAR: Kernels = Kernels {
+    rows: rows_scalar,
+    vertical: vertical_scalar,
+    both: None,
+};
+
+#[cfg(target_arch = "x86_64")]
+const AVX2: Kernels = Kernels {
+    rows: avx2::rows,
+    vertical: avx2::vertical,
+    both: None,
+};
+
+#[cfg(target_arch = "x86_64")]
+const AVX512: Kernels = Kernels {
+    both: Some(avx512::lanczos),
+    ..AVX2
+};
 
 fn kernels() -> Kernels {
     static K: OnceLock<Kernels> = OnceLock::new();
     *K.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
-        if matches!(
-            crate::simd::Level::best(),
-            crate::simd::Level::Avx2 | crate::simd::Level::Avx512
-        ) && is_x86_feature_detected!("avx2")
         {
-            return Kernels {
-                row: avx2::row,
-                vertical: avx2::vertical,
-            };
+            if luma::avx512_enabled() {
+                return AVX512;
+            }
+            if luma::avx2_enabled() {
+                return AVX2;
+            }
         }
-        Kernels {
-            row: row_scalar,
-            vertical: vertical_scalar,
-        }
+        SCALAR
     })
 }
 
+/// Check the [`RowsFn`] contract, then run `k.rows`.
+fn run_rows(
+    k: &Kernels,
+    src: &[u8],
+    stride: usize,
+    t: &Taps,
+    out: &mut [u8],
+    rs: usize,
+    xs: usize,
+) {
+    assert!(
+        stride > 0 && src.len().is_multiple_of(stride),
+        "rows do not tile the buffer"
+    );
+    assert!(
+        t.bounds.iter().all(|&(xmin, _)| xmin + t.pad() <= stride),
+        "rows are not padded for whole-vector reads"
+    );
+    let (nrows, nout) = (src.len() / stride, t.bounds.len());
+    if nrows > 0 && nout > 0 {
+        assert!(
+            (nrows - 1) * rs + (nout - 1) * xs < out.len(),
+            "output too small"
+        );
+    }
+    // SAFETY: the contract was checked above; the kernel's CPU features were detected when
+    // the kernels were chosen.
+    unsafe { (k.rows)(src, stride, t, out, rs, xs) }
+}
+
 /// Pillow `ImagingResampleHorizontal_8bpc` on the grey of interleaved `channels`-byte pixels.
+/// The result is `height` rows of `out_w`, or with `columns = Some(stride)`, `out_w` rows of
+/// `stride` bytes holding the `height` samples of each output column.
 fn horizontal(
     k: &Kernels,
     src: &[u8],
@@ -223,31 +364,33 @@ fn horizontal(
     height: usize,
     out_w: usize,
     channels: usize,
+    columns: Option<usize>,
 ) -> Vec<u8> {
     let t = taps(width, out_w);
-    let mut out = vec![0u8; out_w * height];
+    let (mut out, rs, xs) = match columns {
+        Some(stride) => (vec![0u8; out_w * stride], 1, stride),
+        None => (vec![0u8; out_w * height], out_w, 1),
+    };
     // Room for the last window's padded read past the row end.
-    let mut row = vec![0u8; width + t.kpad];
-    for (row_in, row_out) in src
-        .chunks_exact(width * channels)
-        .zip(out.chunks_exact_mut(out_w))
-    {
+    let mut row = vec![0u8; width + t.pad()];
+    for (y, row_in) in src.chunks_exact(width * channels).enumerate() {
         luma::pillow_l_row(row_in, channels, &mut row[..width]);
-        (k.row)(&row, &t, row_out);
+        run_rows(k, &row, row.len(), &t, &mut out[y * rs..], rs, xs);
     }
     out
 }
 
-/// Portable horizontal row: Pillow's i32 sum over the real taps.
-fn row_scalar(row: &[u8], t: &Taps, out: &mut [u8]) {
-    for (xx, o) in out.iter_mut().enumerate() {
-        let (xmin, n) = t.bounds[xx];
-        let k = &t.weights[xx * t.kpad..xx * t.kpad + n];
-        let mut acc: i32 = 1 << (PRECISION_BITS - 1);
-        for (&p, &w) in row[xmin..xmin + n].iter().zip(k) {
-            acc += p as i32 * w;
+/// Portable rows: Pillow's i32 sum over the real taps.
+unsafe fn rows_scalar(src: &[u8], stride: usize, t: &Taps, out: &mut [u8], rs: usize, xs: usize) {
+    for (r, row) in src.chunks_exact(stride).enumerate() {
+        for (xx, &(xmin, n)) in t.bounds.iter().enumerate() {
+            let k = &t.weights[xx * t.kpad..xx * t.kpad + n];
+            let mut acc: i32 = 1 << (PRECISION_BITS - 1);
+            for (&p, &w) in row[xmin..xmin + n].iter().zip(k) {
+                acc += p as i32 * w;
+            }
+            out[r * rs + xx * xs] = clip8(acc);
         }
-        *o = clip8(acc);
     }
 }
 
@@ -284,40 +427,42 @@ mod avx2 {
     use super::{clip8, vertical_impl, Taps, LANES, PRECISION_BITS, SPLIT};
     use std::arch::x86_64::*;
 
-    /// Horizontal row with 16-bit multiply-add on the split weights.
-    pub(super) fn row(row: &[u8], t: &Taps, out: &mut [u8]) {
-        assert!(t.bounds.len() == out.len() && t.hi.len() >= out.len() * t.kpad);
-        assert!(t.bounds.iter().all(|&(xmin, _)| xmin + t.kpad <= row.len()));
-        // SAFETY: chosen only when AVX2 was detected; the asserts bound every read.
-        unsafe { row_avx2(row, t, out) }
-    }
-
+    /// Rows with 16-bit multiply-add on the split weights ([`super::RowsFn`] contract).
     #[target_feature(enable = "avx2")]
-    unsafe fn row_avx2(row: &[u8], t: &Taps, out: &mut [u8]) {
-        for (xx, o) in out.iter_mut().enumerate() {
-            let (xmin, n) = t.bounds[xx];
-            // Only the vectors that hold real taps; the rest of the padding is zero.
-            let steps = n.div_ceil(LANES);
-            let px = row.as_ptr().add(xmin);
-            let hi = t.hi.as_ptr().add(xx * t.kpad);
-            let lo = t.lo.as_ptr().add(xx * t.kpad);
-            let mut ah = _mm256_setzero_si256();
-            let mut al = _mm256_setzero_si256();
-            for s in 0..steps {
-                let p = _mm256_cvtepu8_epi16(_mm_loadu_si128(px.add(s * LANES) as *const __m128i));
-                let h = _mm256_loadu_si256(hi.add(s * LANES) as *const __m256i);
-                let l = _mm256_loadu_si256(lo.add(s * LANES) as *const __m256i);
-                ah = _mm256_add_epi32(ah, _mm256_madd_epi16(p, h));
-                al = _mm256_add_epi32(al, _mm256_madd_epi16(p, l));
+    pub(super) unsafe fn rows(
+        src: &[u8],
+        stride: usize,
+        t: &Taps,
+        out: &mut [u8],
+        rs: usize,
+        xs: usize,
+    ) {
+        for (r, row) in src.chunks_exact(stride).enumerate() {
+            for (xx, &(xmin, n)) in t.bounds.iter().enumerate() {
+                // Only the vectors that hold real taps; the rest of the padding is zero.
+                let steps = n.div_ceil(LANES);
+                let px = row.as_ptr().add(xmin);
+                let hi = t.hi.as_ptr().add(xx * t.kpad);
+                let lo = t.lo.as_ptr().add(xx * t.kpad);
+                let mut ah = _mm256_setzero_si256();
+                let mut al = _mm256_setzero_si256();
+                for s in 0..steps {
+                    let p =
+                        _mm256_cvtepu8_epi16(_mm_loadu_si128(px.add(s * LANES) as *const __m128i));
+                    let h = _mm256_loadu_si256(hi.add(s * LANES) as *const __m256i);
+                    let l = _mm256_loadu_si256(lo.add(s * LANES) as *const __m256i);
+                    ah = _mm256_add_epi32(ah, _mm256_madd_epi16(p, h));
+                    al = _mm256_add_epi32(al, _mm256_madd_epi16(p, l));
+                }
+                // hi * 2^SPLIT + lo per lane, then across lanes: the exact i32 sum (wrapping
+                // adds are exact because Pillow's total fits in i32).
+                let v = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT as i32 }>(ah), al);
+                let s4 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+                let s2 = _mm_add_epi32(s4, _mm_shuffle_epi32::<0b01_00_11_10>(s4));
+                let s1 = _mm_add_epi32(s2, _mm_shuffle_epi32::<0b10_11_00_01>(s2));
+                let acc = _mm_cvtsi128_si32(s1).wrapping_add(1 << (PRECISION_BITS - 1));
+                *out.get_unchecked_mut(r * rs + xx * xs) = clip8(acc);
             }
-            // hi * 2^SPLIT + lo per lane, then across lanes: the exact i32 sum (wrapping adds
-            // are exact because Pillow's total fits in i32).
-            let v = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT as i32 }>(ah), al);
-            let s4 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-            let s2 = _mm_add_epi32(s4, _mm_shuffle_epi32::<0b01_00_11_10>(s4));
-            let s1 = _mm_add_epi32(s2, _mm_shuffle_epi32::<0b10_11_00_01>(s2));
-            let acc = _mm_cvtsi128_si32(s1).wrapping_add(1 << (PRECISION_BITS - 1));
-            *o = clip8(acc);
         }
     }
 
@@ -370,32 +515,114 @@ mod tests {
             .collect()
     }
 
+    /// The kernel sets this CPU can run, the portable one first.
+    fn all_kernels() -> Vec<(&'static str, Kernels)> {
+        #[allow(unused_mut)]
+        let mut ks = vec![("scalar", SCALAR)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") {
+                ks.push(("avx2", AVX2));
+            }
+            if luma::avx512_enabled() {
+                ks.push(("avx512", AVX512));
+            }
+        }
+        ks
+    }
+
     #[test]
     fn simd_kernels_match_scalar_bit_for_bit() {
-        let scalar = Kernels {
-            row: row_scalar,
-            vertical: vertical_scalar,
-        };
-        let best = kernels();
+        let ks = all_kernels();
         let sizes = [
             (1, 1),
             (3, 2),
             (17, 5),
             (64, 9),
+            (65, 64),
             (300, 32),
             (1000, 33),
             (4032, 32),
+            (5000, 3),
         ];
         for (seed, &(w, ow)) in sizes.iter().enumerate() {
-            for h in [1, 7, 40] {
+            for h in [1, 3, 4, 7, 40] {
                 // Extremes as well as noise: all-255 rows drive the sums to their largest.
                 for px in [noise(w * h, seed as u64), vec![255; w * h], vec![0; w * h]] {
-                    let a = horizontal(&scalar, &px, w, h, ow, 1);
-                    let b = horizontal(&best, &px, w, h, ow, 1);
-                    assert_eq!(a, b, "horizontal {w}->{ow} x{h}");
-                    let a = (scalar.vertical)(&px, h, w, ow);
-                    let b = (best.vertical)(&px, h, w, ow);
-                    assert_eq!(a, b, "vertical {w}->{ow} x{h}");
+                    let want = horizontal(&SCALAR, &px, w, h, ow, 1, None);
+                    let want_v = (SCALAR.vertical)(&px, h, w, ow);
+                    for (name, k) in &ks {
+                        let got = horizontal(k, &px, w, h, ow, 1, None);
+                        assert_eq!(want, got, "{name} horizontal {w}->{ow} x{h}");
+                        let got = (k.vertical)(&px, h, w, ow);
+                        assert_eq!(want_v, got, "{name} vertical {w}->{ow} x{h}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn simd_resizes_match_scalar_bit_for_bit() {
+        // Both pass orders, skipped passes, odd and tiny sizes, every channel count.
+        let shapes = [
+            (1, 1, 1, 1),
+            (2, 3, 1, 2),
+            (13, 7, 9, 8),
+            (9, 8, 32, 32),
+            (123, 45, 32, 32),
+            (512, 512, 32, 32),
+            (700, 130, 9, 8),
+            (130, 700, 8, 8),
+            (64, 300, 64, 32),
+            (300, 64, 32, 64),
+            (1001, 999, 17, 16),
+        ];
+        let ks = all_kernels();
+        for (i, &(w, h, ow, oh)) in shapes.iter().enumerate() {
+            for c in 1..=4 {
+                let px = noise(w * h * c, (i * 4 + c) as u64);
+                let p = Pixels::new(&px, w, h, c).unwrap();
+                let want = lanczos_with(&SCALAR, &p, ow, oh);
+                for (name, k) in &ks {
+                    let got = lanczos_with(k, &p, ow, oh);
+                    assert_eq!(want, got, "{name} {w}x{h}x{c} -> {ow}x{oh}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn groups_rebuild_the_weights() {
+        for (i, o) in [
+            (100, 8),
+            (9, 8),
+            (8, 32),
+            (4032, 32),
+            (3, 9),
+            (512, 32),
+            (40000, 8),
+        ] {
+            let t = taps(i, o);
+            let g = &t.groups;
+            for (xx, &(xmin, n)) in t.bounds.iter().enumerate() {
+                let (g0, count, top0, top1) = g.spans[xx];
+                assert!(
+                    g0 * 4 <= xmin && (g0 + count) * 4 >= xmin + n,
+                    "{i}->{o} [{xx}]"
+                );
+                assert!(count <= g.stride);
+                let plane = |p: usize| &g.planes[(3 * xx + p) * g.stride..][..g.stride];
+                for s in 0..4 * g.stride {
+                    let byte = |p: usize| (plane(p)[s / 4] >> (8 * (s % 4))) as i8 as i32;
+                    let x = (4 * g0 + s).wrapping_sub(xmin);
+                    let w = if x < n { t.weights[xx * t.kpad + x] } else { 0 };
+                    assert_eq!(
+                        byte(0) + (byte(1) << 8) + (byte(2) << 16),
+                        w,
+                        "{i}->{o} [{xx}][{s}]"
+                    );
+                    assert!(byte(2) == 0 || (top0..top1).contains(&(s / 4)));
                 }
             }
         }

@@ -1,0 +1,223 @@
+//! Both LANCZOS passes with AVX-512 VNNI, 16 image rows (then 16 output columns) side by side.
+//!
+//! `vpdpbusd` multiplies 4 unsigned pixel bytes by 4 signed weight bytes and adds them into an
+//! i32 lane. Here each lane is one image row: a block of 16 grey rows is transposed so that a
+//! register holds the same 4 consecutive samples of all 16 rows, and one instruction with a
+//! broadcast weight group advances 16 sums by 4 taps. No sum is ever reduced across lanes, and
+//! windows are padded to 4 taps, not to a vector. The horizontal pass writes its results
+//! already interleaved for the vertical pass (4 consecutive rows of each output column per
+//! lane), which then runs the same kernel with 16 output columns per register.
+
+use super::{luma, taps, Groups, Pixels, PRECISION_BITS};
+use std::arch::x86_64::*;
+
+/// Rows (or columns) per register: one per 32-bit lane.
+const LANES: usize = 16;
+/// Bytes per register.
+const VEC: usize = 64;
+
+/// `lanczos_pixels` when both passes run, horizontal first.
+pub(super) fn lanczos(pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8> {
+    let (width, height, c) = (pixels.width(), pixels.height(), pixels.channels());
+    let (th, tv) = (taps(width, out_w), taps(height, out_h));
+    // Grey rows padded to whole 16 x 16 tiles of groups; the padding is never weighted.
+    let groups_w = width.div_ceil(VEC) * LANES;
+    let row_stride = groups_w * 4;
+    let mut rows = vec![0u8; LANES * row_stride];
+    let mut block = vec![0u8; groups_w * VEC];
+    // The horizontal result: per group of 4 rows, `chunks` registers of 16 output columns.
+    let chunks = out_w.div_ceil(LANES);
+    let group_bytes = chunks * VEC;
+    let blocks = height.div_ceil(LANES);
+    let mut mid = vec![0u8; blocks * 4 * group_bytes];
+    let src = pixels.data();
+    for b in 0..blocks {
+        for (r, row) in rows.chunks_exact_mut(row_stride).enumerate() {
+            let y = b * LANES + r;
+            if y < height {
+                luma::pillow_l_row(
+                    &src[y * width * c..(y + 1) * width * c],
+                    c,
+                    &mut row[..width],
+                );
+            } else {
+                row.fill(0);
+            }
+        }
+        // SAFETY: the image kernels run only where `luma::avx512_enabled` found the features;
+        // `rows` holds 16 rows of `row_stride` bytes, `block` as many groups of 64.
+        unsafe {
+            for tile in 0..groups_w / LANES {
+                transpose16(
+                    rows.as_ptr().add(tile * VEC),
+                    row_stride,
+                    block.as_mut_ptr().add(tile * LANES * VEC),
+                );
+            }
+        }
+        let at = b * 4 * group_bytes;
+        apply(&block, 1, &th.groups, &mut mid[at..], 4, 0, group_bytes);
+    }
+    let mut out = vec![0u8; out_h * chunks * LANES];
+    apply(&mid, chunks, &tv.groups, &mut out, chunks * LANES, LANES, 4);
+    if chunks * LANES != out_w {
+        for yy in 1..out_h {
+            out.copy_within(yy * chunks * LANES..yy * chunks * LANES + out_w, yy * out_w);
+        }
+        out.truncate(out_w * out_h);
+    }
+    out
+}
+
+/// Filter interleaved data with `g`: `src` is `[group][chunk][lane][4 bytes]` (`chunks`
+/// registers per group of 4 samples); the 16 results of output `xx` and chunk `ch` go to
+/// `out[xx * xs + ch * cs + k * ks ..][..4]` for lanes `4k .. 4k + 4`.
+fn apply(src: &[u8], chunks: usize, g: &Groups, out: &mut [u8], xs: usize, cs: usize, ks: usize) {
+    let end = g
+        .spans
+        .iter()
+        .map(|&(g0, n, _, _)| g0 + n)
+        .max()
+        .unwrap_or(0);
+    assert!(end * chunks * VEC <= src.len(), "groups past the input");
+    let last = g.spans.len().saturating_sub(1);
+    assert!(
+        last * xs + (chunks - 1) * cs + 3 * ks + 4 <= out.len(),
+        "output too small"
+    );
+    // SAFETY: the bounds were checked above; the CPU features were detected by the caller.
+    unsafe { apply_avx512(src, chunks, g, out.as_mut_ptr(), xs, cs, ks) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn apply_avx512(
+    src: &[u8],
+    chunks: usize,
+    g: &Groups,
+    out: *mut u8,
+    xs: usize,
+    cs: usize,
+    ks: usize,
+) {
+    let step = chunks * VEC; // bytes from one group to the next
+    let round = _mm512_set1_epi32(1 << (PRECISION_BITS - 1));
+    for (xx, &(g0, n, top0, top1)) in g.spans.iter().enumerate() {
+        let w = g.planes.as_ptr().add(xx * 3 * g.stride);
+        let (w0, w1, w2) = (w, w.add(g.stride), w.add(2 * g.stride));
+        for ch in 0..chunks {
+            let px = src.as_ptr().add(g0 * step + ch * VEC);
+            let load = |i: usize| _mm512_loadu_si512(px.add(i * step) as *const _);
+            let bc = |p: *const i32, i: usize| _mm512_set1_epi32(*p.add(i));
+            // Two sums per plane (even and odd groups) so consecutive dot products overlap.
+            let z = _mm512_setzero_si512();
+            let (mut a0, mut a1, mut b0, mut b1, mut c0, mut c1) = (round, z, z, z, z, z);
+            let mut i = 0;
+            while i + 2 <= n {
+                let (p, q) = (load(i), load(i + 1));
+                a0 = _mm512_dpbusd_epi32(a0, p, bc(w0, i));
+                b0 = _mm512_dpbusd_epi32(b0, p, bc(w1, i));
+                a1 = _mm512_dpbusd_epi32(a1, q, bc(w0, i + 1));
+                b1 = _mm512_dpbusd_epi32(b1, q, bc(w1, i + 1));
+                i += 2;
+            }
+            if i < n {
+                let p = load(i);
+                a0 = _mm512_dpbusd_epi32(a0, p, bc(w0, i));
+                b0 = _mm512_dpbusd_epi32(b0, p, bc(w1, i));
+            }
+            let mut i = top0;
+            while i + 2 <= top1 {
+                c0 = _mm512_dpbusd_epi32(c0, load(i), bc(w2, i));
+                c1 = _mm512_dpbusd_epi32(c1, load(i + 1), bc(w2, i + 1));
+                i += 2;
+            }
+            if i < top1 {
+                c0 = _mm512_dpbusd_epi32(c0, load(i), bc(w2, i));
+            }
+            // b0 + 2^8 b1 + 2^16 b2 (and Pillow's rounding, in `a0`): wrapping i32 adds give
+            // Pillow's exact sum, which fits.
+            let lo = _mm512_add_epi32(a0, a1);
+            let mid = _mm512_slli_epi32::<8>(_mm512_add_epi32(b0, b1));
+            let hi = _mm512_slli_epi32::<16>(_mm512_add_epi32(c0, c1));
+            let sum = _mm512_add_epi32(_mm512_add_epi32(lo, mid), hi);
+            // >> 22 and clip to 0..=255.
+            let v = _mm512_max_epi32(_mm512_srai_epi32::<{ PRECISION_BITS }>(sum), z);
+            let bytes = _mm512_cvtusepi32_epi8(v);
+            let o = out.add(xx * xs + ch * cs);
+            if ks == 4 {
+                _mm_storeu_si128(o as *mut __m128i, bytes);
+            } else {
+                let d = |k: usize| o.add(k * ks) as *mut i32;
+                d(0).write_unaligned(_mm_extract_epi32::<0>(bytes));
+                d(1).write_unaligned(_mm_extract_epi32::<1>(bytes));
+                d(2).write_unaligned(_mm_extract_epi32::<2>(bytes));
+                d(3).write_unaligned(_mm_extract_epi32::<3>(bytes));
+            }
+        }
+    }
+}
+
+/// Transpose a 16 x 16 tile of 32-bit groups: row `r` of the tile is the 64 bytes at
+/// `src + r * stride`; register `j` of the result (at `dst + 64 j`) holds group `j` of every row.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(src: *const u8, stride: usize, dst: *mut u8) {
+    let r: [__m512i; 16] =
+        std::array::from_fn(|i| _mm512_loadu_si512(src.add(i * stride) as *const _));
+    // 32-bit, then 64-bit interleaves within 128-bit lanes: u[4q + j] holds, in lane L, column
+    // 4L + j of rows 4q .. 4q + 4.
+    let t: [__m512i; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[2 * (i / 2)], r[2 * (i / 2) + 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_epi32(a, b)
+        } else {
+            _mm512_unpackhi_epi32(a, b)
+        }
+    });
+    let u: [__m512i; 16] = std::array::from_fn(|i| {
+        let (q, j) = (i / 4, i % 4);
+        let (a, b) = (t[4 * q + j / 2], t[4 * q + 2 + j / 2]);
+        if j % 2 == 0 {
+            _mm512_unpacklo_epi64(a, b)
+        } else {
+            _mm512_unpackhi_epi64(a, b)
+        }
+    });
+    // Then a 4 x 4 transpose of 128-bit lanes across u[j], u[4 + j], u[8 + j], u[12 + j].
+    for j in 0..4 {
+        let v0 = _mm512_shuffle_i32x4::<0x44>(u[j], u[4 + j]);
+        let v1 = _mm512_shuffle_i32x4::<0xEE>(u[j], u[4 + j]);
+        let v2 = _mm512_shuffle_i32x4::<0x44>(u[8 + j], u[12 + j]);
+        let v3 = _mm512_shuffle_i32x4::<0xEE>(u[8 + j], u[12 + j]);
+        let store = |c: usize, v: __m512i| _mm512_storeu_si512(dst.add(c * VEC) as *mut _, v);
+        store(j, _mm512_shuffle_i32x4::<0x88>(v0, v2));
+        store(4 + j, _mm512_shuffle_i32x4::<0xDD>(v0, v2));
+        store(8 + j, _mm512_shuffle_i32x4::<0x88>(v1, v3));
+        store(12 + j, _mm512_shuffle_i32x4::<0xDD>(v1, v3));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose16_transposes() {
+        if !luma::avx512_enabled() {
+            return;
+        }
+        let stride = 80;
+        let src: Vec<u8> = (0..16 * stride).map(|i| (i * 7 + i / 13) as u8).collect();
+        let mut dst = vec![0u8; 16 * VEC];
+        // SAFETY: AVX-512 was detected; both buffers hold the 16 rows read and written.
+        unsafe { transpose16(src.as_ptr(), stride, dst.as_mut_ptr()) };
+        for j in 0..16 {
+            for r in 0..16 {
+                assert_eq!(
+                    dst[j * VEC + 4 * r..][..4],
+                    src[r * stride + 4 * j..][..4],
+                    "{j} {r}"
+                );
+            }
+        }
+    }
+}
