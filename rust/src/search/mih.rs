@@ -7,10 +7,12 @@
 //! table, each key within that radius of its own substring, and verifies the
 //! candidates with the full distance, so results equal a linear scan.
 //!
-//! Tables are compact: a counting-sorted array of code positions per table plus
-//! an offsets array over the `2^width` keys (no map of vectors). The index
-//! storage itself stays in [`FlatIndex`]; codes added after the last build are
-//! scanned linearly until the next rebuild.
+//! Tables are compact: an array of code positions per table sorted by key, plus
+//! either an offsets array over all `2^width` keys (counting sort; one lookup per
+//! probe) or, when that array would dwarf the codes, the distinct keys present
+//! and their offsets (a sort; a binary search per probe). No map of vectors. The
+//! index storage itself stays in [`FlatIndex`]; codes added after the last build
+//! are scanned linearly until the next rebuild.
 
 use std::ops::Range;
 
@@ -26,6 +28,11 @@ use super::topk::TopK;
 const RANDOM_ACCESS_COST: f64 = 64.0;
 /// Widest substring a table is keyed on (its offsets array has `2^width + 1` entries).
 pub const MAX_WIDTH: u32 = 24;
+/// A table keeps only the keys present once `2^width` exceeds this many times the codes: a
+/// dense offsets array would then be mostly empty, and zeroing and summing it (16 MB per
+/// 22-bit table) would cost more than the whole build of a small index (the 3 tables of
+/// `RobustImageIndex`'s 64-bit local codes cost 20-60 ms on a first add of 1800 codes).
+const SPARSE_RATIO: usize = 16;
 
 /// One substring: `width` bits starting at bit `start` of the packed words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,12 +123,119 @@ pub fn probes(width: u32, r: u32) -> f64 {
     total
 }
 
+/// How a table finds the positions of one key.
+enum Buckets {
+    /// `2^width + 1` offsets into `positions`, one per key.
+    Dense(Vec<u32>),
+    /// The distinct keys present, increasing, and `keys.len() + 1` offsets into `positions`.
+    Sparse { keys: Vec<u32>, offsets: Vec<u32> },
+}
+
 /// One table: positions grouped by the key of one substring.
 struct Table {
     part: Part,
-    /// `2^width + 1` offsets into `positions`.
-    offsets: Vec<u32>,
+    buckets: Buckets,
     positions: Vec<u32>,
+}
+
+impl Table {
+    /// Counting sort of `key_of` (position -> key) over every key.
+    fn dense(part: Part, key_of: &[u32]) -> Table {
+        let n = key_of.len();
+        // Counts at key + 1, prefix sums: offsets[k] is the start of bucket k.
+        let mut offsets = vec![0u32; (1usize << part.width) + 1];
+        for &k in key_of {
+            offsets[k as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        // Fill each bucket through its start offset, which ends at the next bucket's start;
+        // shifting back by one restores the starts (no second array of 2^width offsets).
+        let mut positions = vec![0u32; n];
+        for (pos, &k) in key_of.iter().enumerate() {
+            positions[offsets[k as usize] as usize] = pos as u32;
+            offsets[k as usize] += 1;
+        }
+        let keys = offsets.len() - 1;
+        offsets.copy_within(..keys, 1);
+        offsets[0] = 0;
+        Table {
+            part,
+            buckets: Buckets::Dense(offsets),
+            positions,
+        }
+    }
+
+    /// Sort of `key_of` (position -> key), keeping only the keys present.
+    fn sparse(part: Part, key_of: &[u32]) -> Table {
+        // Key above position in one word: sorting orders by key, then position (as `dense`).
+        let mut pairs: Vec<u64> = (key_of.iter().enumerate())
+            .map(|(pos, &k)| u64::from(k) << 32 | pos as u64)
+            .collect();
+        pairs.sort_unstable();
+        let mut keys = Vec::new();
+        let mut offsets = Vec::new();
+        for (i, &p) in pairs.iter().enumerate() {
+            let k = (p >> 32) as u32;
+            if keys.last() != Some(&k) {
+                keys.push(k);
+                offsets.push(i as u32);
+            }
+        }
+        offsets.push(pairs.len() as u32);
+        let positions = pairs.iter().map(|&p| p as u32).collect();
+        Table {
+            part,
+            buckets: Buckets::Sparse { keys, offsets },
+            positions,
+        }
+    }
+
+    /// Bytes of memory the table holds.
+    fn heap_bytes(&self) -> usize {
+        let buckets = match &self.buckets {
+            Buckets::Dense(offsets) => offsets.capacity(),
+            Buckets::Sparse { keys, offsets } => keys.capacity() + offsets.capacity(),
+        };
+        (buckets + self.positions.capacity()) * 4
+    }
+
+    /// Append the positions of every key in `keys` (which it overwrites) to `out`.
+    fn extend_buckets(&self, keys: &mut [usize], out: &mut Vec<u32>) {
+        match &self.buckets {
+            Buckets::Dense(offsets) => {
+                // Three passes so the random reads of each pass overlap instead of queueing.
+                for &k in keys.iter() {
+                    crate::simd::prefetch(&offsets[k]);
+                }
+                for k in keys.iter_mut() {
+                    let start = offsets[*k] as usize;
+                    let end = offsets[*k + 1] as usize;
+                    if start < self.positions.len() {
+                        crate::simd::prefetch(&self.positions[start]);
+                    }
+                    *k = start << 32 | end;
+                }
+                for &k in keys.iter() {
+                    out.extend_from_slice(&self.positions[k >> 32..k & 0xffff_ffff]);
+                }
+            }
+            Buckets::Sparse {
+                keys: present,
+                offsets,
+            } => {
+                // Small by construction (fewer than 2^width / SPARSE_RATIO codes): the
+                // binary searches stay in cache.
+                for &k in keys.iter() {
+                    if let Ok(i) = present.binary_search(&(k as u32)) {
+                        let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                        out.extend_from_slice(&self.positions[start..end]);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The substring tables over the first `built` codes of a [`FlatIndex`].
@@ -133,6 +247,12 @@ pub struct Mih {
 impl Mih {
     /// Build `m` tables (default: [`default_tables`]) over every code of `flat`.
     pub fn build(flat: &FlatIndex, m: Option<usize>) -> Mih {
+        Mih::build_with(flat, m, SPARSE_RATIO)
+    }
+
+    /// [`Mih::build`], keeping only the keys present in the tables whose `2^width` exceeds
+    /// `sparse_ratio` times the codes (0: every table; `usize::MAX`: none).
+    fn build_with(flat: &FlatIndex, m: Option<usize>, sparse_ratio: usize) -> Mih {
         let bits = flat.bits();
         let n = flat.len();
         let m = m
@@ -154,24 +274,10 @@ impl Mih {
                     }
                     key_of.push(part.key(&q));
                 }
-                // Counting sort by key.
-                let mut offsets = vec![0u32; (1usize << part.width) + 1];
-                for &k in &key_of {
-                    offsets[k as usize + 1] += 1;
-                }
-                for i in 1..offsets.len() {
-                    offsets[i] += offsets[i - 1];
-                }
-                let mut fill = offsets.clone();
-                let mut positions = vec![0u32; n];
-                for (pos, &k) in key_of.iter().enumerate() {
-                    positions[fill[k as usize] as usize] = pos as u32;
-                    fill[k as usize] += 1;
-                }
-                Table {
-                    part,
-                    offsets,
-                    positions,
+                if sparse_ratio.saturating_mul(n.max(1)) < 1usize << part.width {
+                    Table::sparse(part, &key_of)
+                } else {
+                    Table::dense(part, &key_of)
                 }
             })
             .collect();
@@ -195,10 +301,7 @@ impl Mih {
 
     /// Bytes of memory the tables hold.
     pub fn heap_bytes(&self) -> usize {
-        self.tables
-            .iter()
-            .map(|t| (t.offsets.capacity() + t.positions.capacity()) * 4)
-            .sum()
+        self.tables.iter().map(Table::heap_bytes).sum()
     }
 
     /// Expected candidates verified for a radius-`r` probe of `n` uniform codes.
@@ -226,21 +329,7 @@ impl Mih {
             let key = table.part.key(q);
             keys.clear();
             masks(table.part.width, t, |mask| keys.push((key ^ mask) as usize));
-            // Three passes so the random reads of each pass overlap instead of queueing.
-            for &k in &keys {
-                crate::simd::prefetch(&table.offsets[k]);
-            }
-            for k in keys.iter_mut() {
-                let start = table.offsets[*k] as usize;
-                let end = table.offsets[*k + 1] as usize;
-                if start < table.positions.len() {
-                    crate::simd::prefetch(&table.positions[start]);
-                }
-                *k = start << 32 | end;
-            }
-            for &k in &keys {
-                out.extend_from_slice(&table.positions[k >> 32..k & 0xffff_ffff]);
-            }
+            table.extend_buckets(&mut keys, out);
         }
     }
 
@@ -451,6 +540,96 @@ mod tests {
             .key(&words),
             0x4567
         );
+    }
+
+    /// Every position within `r` of `q`, by brute force.
+    fn brute(flat: &FlatIndex, codes: &[u64], q: u64, r: u32) -> Vec<(u32, u32)> {
+        let mut want: Vec<(u32, u32)> = (codes.iter().enumerate())
+            .map(|(p, &c)| ((c ^ q).count_ones(), p as u32))
+            .filter(|&(d, _)| d <= r)
+            .collect();
+        want.sort_unstable();
+        assert_eq!(flat.len(), codes.len());
+        want
+    }
+
+    #[test]
+    fn sparse_and_dense_tables_agree_with_brute_force() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for (n, clustered) in [
+            (0, false),
+            (1, false),
+            (300, false),
+            (3000, false),
+            (3000, true),
+        ] {
+            // Clustered codes share most bits: few distinct keys, long buckets.
+            let codes: Vec<u64> = (0..n)
+                .map(|_| {
+                    if clustered {
+                        next() & 0x0101_0101_0101_0101
+                    } else {
+                        next()
+                    }
+                })
+                .collect();
+            let mut flat = FlatIndex::new(64).unwrap();
+            let bytes: Vec<u8> = codes.iter().flat_map(|c| c.to_le_bytes()).collect();
+            flat.add(&bytes, None).unwrap();
+            for m in [1, 3, 4] {
+                let sparse = Mih::build_with(&flat, Some(m), 0);
+                let dense = Mih::build_with(&flat, Some(m), usize::MAX);
+                assert!(sparse
+                    .tables
+                    .iter()
+                    .all(|t| matches!(t.buckets, Buckets::Sparse { .. })));
+                assert!(dense
+                    .tables
+                    .iter()
+                    .all(|t| matches!(t.buckets, Buckets::Dense(_))));
+                // The default picks by size: 3 tables of ~21 bits over 3000 codes are sparse.
+                let auto = Mih::build(&flat, Some(m));
+                for t in &auto.tables {
+                    let want_sparse = SPARSE_RATIO * n.max(1) < 1 << t.part.width;
+                    assert_eq!(matches!(t.buckets, Buckets::Sparse { .. }), want_sparse);
+                }
+                for (i, q) in (0..20).map(|_| next()).enumerate() {
+                    // Half the queries are indexed codes with a few bits flipped.
+                    let q = if i % 2 == 1 && n > 0 {
+                        codes[i * 7 % n] ^ (q & q >> 7 & q >> 13)
+                    } else {
+                        q
+                    };
+                    for r in [0, 3, 8, 20] {
+                        let want = brute(&flat, &codes, q, r);
+                        for mih in [&sparse, &dense, &auto] {
+                            let mut got = mih.range_one(&flat, &[q], r);
+                            got.sort_unstable();
+                            assert_eq!(got, want, "n {n} m {m} r {r}");
+                        }
+                    }
+                    // The same candidates in the same order from both layouts.
+                    for t in 0..3 {
+                        let (mut a, mut b) = (Vec::new(), Vec::new());
+                        sparse.probe_exact(&[q], t, &mut a);
+                        dense.probe_exact(&[q], t, &mut b);
+                        assert_eq!(a, b);
+                    }
+                    let k = 5.min(n);
+                    let (a, b) = (
+                        sparse.knn_one(&flat, &[q], k),
+                        dense.knn_one(&flat, &[q], k),
+                    );
+                    assert_eq!(a.map(|t| t.into_sorted()), b.map(|t| t.into_sorted()));
+                }
+            }
+        }
     }
 
     #[test]
