@@ -1,17 +1,19 @@
-//! Streaming audio decoding (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A via symphonia) to mono f32.
+//! Streaming audio decoding (WAV, FLAC, MP3, Ogg/Vorbis, Ogg/Opus, AAC/M4A via symphonia) to
+//! mono f32.
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer, Signal};
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{CodecRegistry, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::ogg;
+use super::{ogg, opus};
 use crate::error::{FingerprintError, Result};
 
 /// What a decode run saw: the source's rate and channels and how many frames it decoded.
@@ -44,6 +46,18 @@ pub enum Source<'a> {
     Path(&'a std::path::Path),
     /// An encoded file already in memory.
     Bytes(Vec<u8>),
+}
+
+/// Symphonia's codecs plus Opus ([`opus::OpusDecoder`]), which symphonia 0.5 demuxes but
+/// does not decode.
+fn codecs() -> &'static CodecRegistry {
+    static REGISTRY: OnceLock<CodecRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_all::<opus::OpusDecoder>();
+        registry
+    })
 }
 
 fn decode_error(info: &DecodeInfo, what: impl std::fmt::Display) -> FingerprintError {
@@ -133,8 +147,18 @@ fn run(
         .ok_or_else(|| decode_error(info, "no audio track"))?;
     let track_id = track.id;
     info.declared_frames = track.codec_params.n_frames;
+    if track.codec_params.codec == CODEC_TYPE_OPUS {
+        // Ogg/Opus granule positions count the pre-skip, which the decoder drops.
+        let head = track
+            .codec_params
+            .extra_data
+            .as_deref()
+            .and_then(opus::OpusHead::parse);
+        let pre_skip = head.map_or(0, |h| u64::from(h.pre_skip));
+        info.declared_frames = info.declared_frames.map(|n| n.saturating_sub(pre_skip));
+    }
     info.sample_rate = track.codec_params.sample_rate.unwrap_or(0);
-    let mut decoder = symphonia::default::get_codecs()
+    let mut decoder = codecs()
         .make(&track.codec_params, &DecoderOptions::default())
         .map_err(|e| decode_error(info, format!("unsupported codec: {e}")))?;
 
@@ -175,7 +199,7 @@ fn run(
         info.frames += frames as u64;
         mono.clear();
         let out: &[f32] = match &decoded {
-            // Float decoders (Vorbis, MP3, AAC): read the planes in place.
+            // Float decoders (Vorbis, MP3, AAC, Opus): read the planes in place.
             AudioBufferRef::F32(buf) if channels == 1 => &buf.chan(0)[..frames],
             AudioBufferRef::F32(buf) => {
                 // The same sum, in the same order, as the interleaved path below.

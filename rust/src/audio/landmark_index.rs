@@ -25,6 +25,11 @@ const TRIALS: f64 = 2656.0;
 /// Fewest consistent triplets for a landmark match: above what unrelated music reaches on
 /// the dev corpus (see `landmark_threshold`).
 pub const MIN_INLIERS: usize = 12;
+/// Least evidence, in nats, counted in independent units (see [`anchor_points`]): -ln of
+/// the chance that unrelated anchors put as many on one of the lines tried, after the
+/// Bonferroni factor for every line and window tried (so this is a per-query false-alarm
+/// level of 1e-3).
+pub const MIN_ANCHOR_EVIDENCE: f64 = 6.907_755_278_982_137; // ln(1000)
 /// Least share of the query's triplets a landmark match must put on its line. Unrelated
 /// music with shared rhythm and timbre (same composer, same drum patterns) puts up to 0.8%
 /// of a 30 s query's triplets on some line at a shifted tempo on the dev corpus, more than
@@ -226,6 +231,22 @@ fn poisson_tail_nats(lambda: f64, k: usize) -> f64 {
     -(ln_term + sum.ln())
 }
 
+/// Distinct (query frame, reference frame) anchor correspondences among `pairs`.
+///
+/// The triplets of one anchor peak (up to 10: two of its next 5 peaks) share its frame, so
+/// when an anchor and its neighbourhood happen to resemble a place in another track, several
+/// of its triplets match there together: they are one coincidence, not several. The Poisson
+/// model of [`landmark_threshold`] counts them as independent; counted as anchor
+/// correspondences, the chance lines unrelated music reaches on the dev corpus (12 triplets
+/// from 4 or 5 anchors within about a second of the query) carry no evidence at all, while
+/// true matches keep 9 or more anchors spread over the query.
+fn anchor_points<'a>(pairs: impl Iterator<Item = &'a Pair>) -> usize {
+    let mut points: Vec<(u32, u32)> = pairs.map(|p| (p.tq as u32, p.tr as u32)).collect();
+    points.sort_unstable();
+    points.dedup();
+    points.len()
+}
+
 /// Best line t_ref = scale * t_query + offset through `pairs` with a consistent pitch shift,
 /// if at least `share_floor` (and the chance threshold of the window) of them are on it.
 fn fit(slot: u32, pairs: &[Pair], share_floor: usize) -> Option<LandmarkHit> {
@@ -266,6 +287,14 @@ fn fit(slot: u32, pairs: &[Pair], share_floor: usize) -> Option<LandmarkHit> {
         .filter(|p| (p.dpitch - median).abs() <= PITCH_TOLERANCE)
         .collect();
     if inliers.len() < threshold {
+        return None;
+    }
+    // The same chance model counted in independent units (anchor correspondences).
+    let anchors = anchor_points(inliers.iter().map(|p| **p));
+    let anchor_lambda = anchor_points(pairs.iter()) as f64 * (2.0 * ON_LINE / (3 * BIN) as f64);
+    let anchor_evidence =
+        poisson_tail_nats(anchor_lambda, anchors) - (TRIALS * VERIFY_CELLS as f64).ln();
+    if anchor_evidence < MIN_ANCHOR_EVIDENCE {
         return None;
     }
     // Least-squares refinement of the line over the inliers.
@@ -343,6 +372,32 @@ mod tests {
         assert!((hits[0].pitch_shift - 1.0).abs() < 0.1);
         t.remove(3, &track);
         assert!(t.query(&q).iter().all(|h| h.slot != 3));
+    }
+
+    #[test]
+    fn triplets_of_few_anchors_are_one_coincidence_each() {
+        // 12 triplets on the line t_ref = t_query + 500: from 12 anchors a match, from
+        // 4 anchors (3 triplets each) a chance resemblance of one short passage.
+        let line = |anchors: u32, per: usize| -> Vec<Pair> {
+            (0..anchors)
+                .flat_map(|a| {
+                    let tq = f64::from(a * 15);
+                    std::iter::repeat_n(
+                        Pair {
+                            slot: 0,
+                            tq,
+                            tr: tq + 500.0,
+                            dpitch: 0.0,
+                        },
+                        per,
+                    )
+                })
+                .collect()
+        };
+        let hit = fit(0, &line(12, 1), 0).expect("12 anchors");
+        assert_eq!(hit.inliers, 12);
+        assert!(fit(0, &line(4, 3), 0).is_none());
+        assert_eq!(anchor_points(line(4, 3).iter()), 4);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod index_file;
 pub mod landmark_index;
 pub mod landmarks;
 pub mod ogg;
+pub mod opus;
 pub mod pipeline;
 pub mod resample;
 pub mod simhash;
