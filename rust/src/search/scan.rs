@@ -12,10 +12,12 @@ use rayon::prelude::*;
 use crate::simd::layout::{self, BLOCK};
 use crate::simd::{Hit, Scanner};
 
-/// Bytes of codes per tile (fits comfortably in L2 beside the distance buffer).
-pub const TILE_BYTES: usize = 32 * 1024;
+/// Bytes of codes per tile: half of a 32 KB L1, so a tile stays there while the query groups
+/// pass over it (16 KB with 64 queries per block measured 3-5% faster than 32 KB with 32 on
+/// 1M x 256-bit k-NN, Zen 4).
+pub const TILE_BYTES: usize = 16 * 1024;
 /// Queries that share one pass over a tile.
-pub const QUERY_BLOCK: usize = 32;
+pub const QUERY_BLOCK: usize = 64;
 /// Fewest codes worth a separate task.
 const MIN_CHUNK: usize = 16 * 1024;
 
