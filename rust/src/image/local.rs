@@ -9,6 +9,7 @@
 //! short side, so a query's keypoints relate to an indexed image's by `q = s * p + t`.
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use crate::error::{FingerprintError, Result};
 
@@ -109,9 +110,16 @@ fn resize_axis(
             }
         })
         .collect();
-    out.clear();
-    out.resize(n_out * lines, 0.0);
+    // `out` comes from the pool: at least as long after the first pictures (nothing to zero
+    // but the sums below), its values beyond `n_out * lines` unused.
+    let n = n_out * lines;
+    if out.len() < n {
+        out.resize(n, 0.0);
+    }
+    let full = &mut out;
+    let out = &mut full[..n];
     if along_rows {
+        out.fill(0.0);
         // Output row o is a weighted sum of whole input rows: contiguous, vectorisable.
         for (o, (lo, w)) in taps.iter().enumerate() {
             let dst = &mut out[o * lines..(o + 1) * lines];
@@ -136,14 +144,14 @@ fn resize_axis(
         let mut padded = vec![0.0f32; n_in + t];
         let rows = src.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out));
         match t {
-            1 => dots::<1>(rows, &starts, &weights, &mut padded),
-            2 => dots::<2>(rows, &starts, &weights, &mut padded),
-            3 => dots::<3>(rows, &starts, &weights, &mut padded),
-            4 => dots::<4>(rows, &starts, &weights, &mut padded),
-            5 => dots::<5>(rows, &starts, &weights, &mut padded),
-            6 => dots::<6>(rows, &starts, &weights, &mut padded),
-            7 => dots::<7>(rows, &starts, &weights, &mut padded),
-            8 => dots::<8>(rows, &starts, &weights, &mut padded),
+            1 => dots::<1>(rows, n_in, &starts, &weights, &mut padded),
+            2 => dots::<2>(rows, n_in, &starts, &weights, &mut padded),
+            3 => dots::<3>(rows, n_in, &starts, &weights, &mut padded),
+            4 => dots::<4>(rows, n_in, &starts, &weights, &mut padded),
+            5 => dots::<5>(rows, n_in, &starts, &weights, &mut padded),
+            6 => dots::<6>(rows, n_in, &starts, &weights, &mut padded),
+            7 => dots::<7>(rows, n_in, &starts, &weights, &mut padded),
+            8 => dots::<8>(rows, n_in, &starts, &weights, &mut padded),
             _ => {
                 for (line, dst) in src.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out)) {
                     for (d, (lo, w)) in dst.iter_mut().zip(&taps) {
@@ -153,26 +161,44 @@ fn resize_axis(
             }
         }
     }
-    out
+    std::mem::take(full)
 }
 
-/// Dot products of `T` weights with each line (copied into `padded`, zeros after it) at `starts`.
+/// Dot products of `T` weights with each line (`n` values) at `starts`, the line read as if
+/// followed by zeros: the outputs whose taps stay inside it read it directly, the others a copy
+/// of its end (from the first of their starts on) in `padded`, whose values after that copy
+/// are zeros (never written).
 #[inline(always)]
 fn dots<'a, const T: usize>(
     rows: impl Iterator<Item = (&'a [f32], &'a mut [f32])>,
+    n: usize,
     starts: &[usize],
     weights: &[f32],
     padded: &mut [f32],
 ) {
+    #[inline(always)]
+    fn dot<const T: usize>(x: &[f32], w: &[f32]) -> f32 {
+        let x: &[f32; T] = x[..T].try_into().expect("T values");
+        let mut s = w[0] * x[0];
+        for k in 1..T {
+            s += w[k] * x[k];
+        }
+        s
+    }
+    // Only the end of each line is copied (the whole line was, for every line).
+    let from = (starts.iter().copied())
+        .filter(|&lo| lo + T > n)
+        .min()
+        .unwrap_or(n);
     for (line, dst) in rows {
-        padded[..line.len()].copy_from_slice(line);
-        for ((d, &lo), w) in dst.iter_mut().zip(starts).zip(weights.chunks_exact(T)) {
-            let x: &[f32; T] = padded[lo..lo + T].try_into().expect("T values");
-            let mut s = w[0] * x[0];
-            for k in 1..T {
-                s += w[k] * x[k];
-            }
-            *d = s;
+        padded[..n - from].copy_from_slice(&line[from..n]);
+        let weights = weights.chunks_exact(T);
+        for ((d, &lo), w) in dst.iter_mut().zip(starts).zip(weights) {
+            *d = if lo + T <= n {
+                dot::<T>(&line[lo..], w)
+            } else {
+                dot::<T>(&padded[lo - from..], w)
+            };
         }
     }
 }
@@ -187,8 +213,15 @@ fn resize(
     out_w: usize,
     pool: &mut Pool,
 ) -> Plane {
-    let horizontal = resize_axis(luma, cols, out_w, rows, false, pool.take_empty());
-    let data = resize_axis(&horizontal, rows, out_h, out_w, true, pool.take_empty());
+    let horizontal = resize_axis(luma, cols, out_w, rows, false, pool.take(rows * out_w));
+    let data = resize_axis(
+        &horizontal,
+        rows,
+        out_h,
+        out_w,
+        true,
+        pool.take(out_h * out_w),
+    );
     pool.give(horizontal);
     Plane {
         data,
@@ -208,27 +241,21 @@ const POOL_KEEP: usize = 1 << 22;
 
 impl Pool {
     /// A buffer of at least `n` values (callers use the first `n`); their contents are
-    /// unspecified. The shortest kept buffer that is long enough is taken, so that after the
-    /// first pictures nothing is allocated or zeroed.
+    /// unspecified. The shortest kept buffer that is long enough is taken, else the longest,
+    /// so that after the first pictures nothing is allocated or zeroed (buffers never shrink).
     fn take(&mut self, n: usize) -> Vec<f32> {
         let fit = (self.0.iter().enumerate())
             .filter(|(_, v)| v.len() >= n)
             .min_by_key(|(_, v)| v.len())
+            .or_else(|| self.0.iter().enumerate().max_by_key(|(_, v)| v.len()))
             .map(|(i, _)| i);
         let mut v = match fit {
             Some(i) => self.0.swap_remove(i),
-            None => self.0.pop().unwrap_or_default(),
+            None => Vec::new(),
         };
         if v.len() < n {
             v.resize(n, 0.0);
         }
-        v
-    }
-
-    /// An empty buffer, to be filled by `extend`.
-    fn take_empty(&mut self) -> Vec<f32> {
-        let mut v = self.0.pop().unwrap_or_default();
-        v.clear();
         v
     }
 
@@ -268,7 +295,7 @@ fn blur(src: &Plane, sigma: f32, pool: &mut Pool) -> Plane {
 fn blur_diff(src: &Plane, sigma: f32, pool: &mut Pool, diff: Option<&mut [f32]>) -> Plane {
     let k = gaussian(sigma);
     let (w, h) = (src.w, src.h);
-    let mut tmp = pool.take((2 * k.len() - 1) * w);
+    let mut tmp = pool.take(2 * k.len() * w);
     let mut padded = pool.take(w.div_ceil(BLOCK) * BLOCK + 2 * (k.len() - 1));
     let mut data = pool.take(w * h);
     let n = w * h;
@@ -349,6 +376,27 @@ trait Taps {
         x0: usize,
         k: &[f32],
     ) -> [f32; B];
+
+    /// Column pass for two rows at once: [`Taps::col`] of rows y and y + 1, whose tap offsets
+    /// are `up` and `down` (centres `up[0].0` and `down[0].0`). The rows share their loads: row
+    /// y's tap j reads rows y - j and y + j, row y + 1's reads y + 1 - j and y + 1 + j, so the
+    /// lower row of tap j - 1 and the upper row of tap j are each used twice.
+    ///
+    /// # Safety
+    /// As for [`Taps::col`], for both offset lists.
+    #[inline(always)]
+    unsafe fn col2<const B: usize>(
+        tmp: &[f32],
+        up: &[(usize, usize)],
+        down: &[(usize, usize)],
+        x0: usize,
+        k: &[f32],
+    ) -> ([f32; B], [f32; B]) {
+        (
+            Self::col::<B>(tmp, up[0].0, up, x0, k),
+            Self::col::<B>(tmp, down[0].0, down, x0, k),
+        )
+    }
 }
 
 /// [`Taps`] in plain (bounds-checked) Rust, for every CPU.
@@ -486,12 +534,60 @@ mod avx2 {
             }
             out
         }
+
+        #[inline(always)]
+        unsafe fn col2<const B: usize>(
+            tmp: &[f32],
+            up: &[(usize, usize)],
+            down: &[(usize, usize)],
+            x0: usize,
+            k: &[f32],
+        ) -> ([f32; B], [f32; B]) {
+            const { assert!(B.is_multiple_of(16)) };
+            debug_assert!(up.len() >= k.len() && down.len() >= k.len());
+            let (mut first, mut second) = ([0.0f32; B], [0.0f32; B]);
+            let k0 = _mm256_set1_ps(k[0]);
+            // Two vectors per row: two accumulators and the two carried rows per row fit the
+            // 16 registers with the loads.
+            for g in (0..B).step_by(16) {
+                let base = tmp.as_ptr().add(x0 + g);
+                let load = |at: usize| {
+                    [
+                        _mm256_loadu_ps(base.add(at)),
+                        _mm256_loadu_ps(base.add(at + 8)),
+                    ]
+                };
+                // Rows y - j (for tap j of row y, tap j + 1 of row y + 1) and y + 1 + j (tap j
+                // of row y + 1, tap j + 1 of row y), from j = 0: the centres.
+                let mut above = load(up[0].0);
+                let mut below = load(down[0].0);
+                let mut a = above.map(|v| _mm256_mul_ps(k0, v));
+                let mut b = below.map(|v| _mm256_mul_ps(k0, v));
+                for (j, &kj) in k.iter().enumerate().skip(1) {
+                    let kv = _mm256_set1_ps(kj);
+                    let next_above = load(up.get_unchecked(j).0);
+                    let next_below = load(down.get_unchecked(j).1);
+                    for v in 0..2 {
+                        let s = _mm256_add_ps(next_above[v], below[v]);
+                        a[v] = _mm256_add_ps(a[v], _mm256_mul_ps(kv, s));
+                        let s = _mm256_add_ps(above[v], next_below[v]);
+                        b[v] = _mm256_add_ps(b[v], _mm256_mul_ps(kv, s));
+                    }
+                    (above, below) = (next_above, next_below);
+                }
+                for v in 0..2 {
+                    _mm256_storeu_ps(first.as_mut_ptr().add(g + 8 * v), a[v]);
+                    _mm256_storeu_ps(second.as_mut_ptr().add(g + 8 * v), b[v]);
+                }
+            }
+            (first, second)
+        }
     }
 }
 
 /// Rows then columns, each output `k[0] * c + k[1] * (a1 + b1) + ...` summed tap by tap in
 /// that order (symmetric taps paired), `B` outputs at a time by `T`. `tmp` holds at least
-/// `(2 * radius + 1) * w` values, `padded` one row padded by the radius on each side and to
+/// `(2 * radius + 2) * w` values, `padded` one row padded by the radius on each side and to
 /// whole blocks. With `diff`, also `diff = dst - src`, row by row.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -508,9 +604,10 @@ fn blur_body<const B: usize, T: Taps>(
     let r = k.len() - 1;
     let blocks = w.div_ceil(B);
     let padded = &mut padded[..blocks * B + 2 * r];
-    // The row pass fills a ring of the 2r + 1 rows the column pass needs next (they stay in
-    // L1 cache), row y in slot y % ring: every row an output reads lies within r of it.
-    let ring = 2 * r + 1;
+    // The row pass fills a ring of the 2r + 2 rows the column pass needs next (they stay in
+    // L1 cache), row y in slot y % ring: the column pass makes rows y and y + 1 together, and
+    // every row they read lies within r of one of them.
+    let ring = 2 * r + 2;
     let tmp = &mut tmp[..ring * w];
     let mut filled = 0;
     // Blocks whose taps stay inside the row read it directly; only the edge blocks (starting
@@ -523,10 +620,13 @@ fn blur_body<const B: usize, T: Taps>(
     };
     let full = w - w % B;
     let last = (h - 1) % ring;
-    // Row offsets in the ring of the taps above and below the current row (edges clamped).
-    let mut offsets = vec![(0usize, 0usize); r + 1];
-    for (y, out) in dst.chunks_exact_mut(w).enumerate() {
-        while filled <= (y + r).min(h - 1) {
+    // Row offsets in the ring of the taps above and below rows y and y + 1 (edges clamped).
+    let mut offsets = [vec![(0usize, 0usize); r + 1], vec![(0usize, 0usize); r + 1]];
+    let mut y = 0;
+    while y < h {
+        let pair = y + 1 < h;
+        let rows = 1 + usize::from(pair);
+        while filled <= (y + rows - 1 + r).min(h - 1) {
             let row = &src[filled * w..(filled + 1) * w];
             let slot = filled % ring;
             let out = &mut tmp[slot * w..(slot + 1) * w];
@@ -569,56 +669,75 @@ fn blur_body<const B: usize, T: Taps>(
             }
         }
         let tmp = &*tmp;
-        // Slots by wrapping (j < ring), not division: this runs for every row and tap.
-        let here = y % ring;
-        for (j, o) in offsets.iter_mut().enumerate() {
-            let up = if j <= y {
-                if j <= here {
-                    here - j
+        for (i, offsets) in offsets.iter_mut().enumerate().take(rows) {
+            let y = y + i;
+            // Slots by wrapping (j < ring), not division: this runs for every row and tap.
+            let here = y % ring;
+            for (j, o) in offsets.iter_mut().enumerate() {
+                let up = if j <= y {
+                    if j <= here {
+                        here - j
+                    } else {
+                        here + ring - j
+                    }
                 } else {
-                    here + ring - j
-                }
-            } else {
-                0
-            };
-            let down = if y + j < h {
-                if here + j < ring {
-                    here + j
+                    0
+                };
+                let down = if y + j < h {
+                    if here + j < ring {
+                        here + j
+                    } else {
+                        here + j - ring
+                    }
                 } else {
-                    here + j - ring
-                }
-            } else {
-                last
-            };
-            *o = (up * w, down * w);
+                    last
+                };
+                *o = (up * w, down * w);
+            }
         }
+        let offsets = &offsets[..rows];
         // Every slot lies inside the ring, so a block of columns x0 + B <= w is inside the slots.
-        assert!(here < ring && offsets.iter().all(|&(u, d)| u.max(d) + w <= ring * w));
-        let mid = here * w;
+        assert!(offsets
+            .iter()
+            .flatten()
+            .all(|&(u, d)| u.max(d) + w <= ring * w));
+        let out = &mut dst[y * w..(y + rows) * w];
         // Whole blocks; a last partial block is computed as the block ending at w, which
         // repeats some outputs with the same arithmetic (same values).
         let starts = (0..full)
             .step_by(B)
             .chain((w > B && full < w).then(|| w - B));
         for x0 in starts {
-            let dst: &mut [f32; B] = (&mut out[x0..x0 + B]).try_into().expect("B values");
-            // SAFETY: x0 + B <= w, and `mid` and every offset are slot starts below ring * w.
-            *dst = unsafe { T::col::<B>(tmp, mid, &offsets, x0, k) };
-        }
-        for x in (if w > B { w } else { full })..w {
-            let mut s = k[0] * tmp[mid + x];
-            for j in 1..=r {
-                let (up, down) = offsets[j];
-                s += k[j] * (tmp[up + x] + tmp[down + x]);
+            if let [up, down] = offsets {
+                // SAFETY: x0 + B <= w, and every offset is a slot start below ring * w.
+                let (a, b) = unsafe { T::col2::<B>(tmp, up, down, x0, k) };
+                let (first, second) = out.split_at_mut(w);
+                *<&mut [f32; B]>::try_from(&mut first[x0..x0 + B]).expect("B values") = a;
+                *<&mut [f32; B]>::try_from(&mut second[x0..x0 + B]).expect("B values") = b;
+            } else {
+                let dst: &mut [f32; B] = (&mut out[x0..x0 + B]).try_into().expect("B values");
+                // SAFETY: as above.
+                *dst = unsafe { T::col::<B>(tmp, offsets[0][0].0, &offsets[0], x0, k) };
             }
-            out[x] = s;
+        }
+        for (i, offsets) in offsets.iter().enumerate() {
+            let mid = offsets[0].0;
+            for x in (if w > B { w } else { full })..w {
+                let mut s = k[0] * tmp[mid + x];
+                for j in 1..=r {
+                    let (up, down) = offsets[j];
+                    s += k[j] * (tmp[up + x] + tmp[down + x]);
+                }
+                out[i * w + x] = s;
+            }
         }
         if let Some(diff) = diff.as_deref_mut() {
-            let lo = &src[y * w..(y + 1) * w];
-            for ((d, &a), &b) in diff[y * w..(y + 1) * w].iter_mut().zip(&*out).zip(lo) {
+            let lo = &src[y * w..(y + rows) * w];
+            for ((d, &a), &b) in diff[y * w..(y + rows) * w].iter_mut().zip(&*out).zip(lo) {
                 *d = a - b;
             }
         }
+        y += rows;
     }
 }
 
@@ -725,11 +844,12 @@ fn flag_row_body(views: &[&[f32]; 9], flags: &mut [u8]) {
 #[inline(always)]
 fn halve(p: &Plane, pool: &mut Pool) -> Plane {
     let (w, h) = (p.w.div_ceil(2), p.h.div_ceil(2));
-    let mut data = pool.take_empty();
-    data.reserve(w * h);
-    for y in 0..h {
+    let mut data = pool.take(w * h);
+    for (y, out) in data[..w * h].chunks_exact_mut(w).enumerate() {
         let src = &p.data[2 * y * p.w..(2 * y + 1) * p.w];
-        data.extend(src.iter().step_by(2));
+        for (o, &v) in out.iter_mut().zip(src.iter().step_by(2)) {
+            *o = v;
+        }
     }
     Plane { data, w, h }
 }
@@ -750,7 +870,9 @@ pub fn frequencies() -> [(usize, usize); 64] {
 #[inline(always)]
 fn patch_code(patch: &[f32; SAMPLES * SAMPLES], basis: &[[f32; SAMPLES]; SAMPLES]) -> [u8; 8] {
     // Rows first: r[y][v] = sum_x patch[y][x] basis[v][x], only for the needed v < 11.
-    let freqs = frequencies();
+    // Sorted once: sorting them for every code was 2% of the indexing time.
+    static FREQS: OnceLock<[(usize, usize); 64]> = OnceLock::new();
+    let freqs = FREQS.get_or_init(frequencies);
     let vmax = freqs.iter().map(|f| f.0.max(f.1)).max().unwrap_or(0) + 1;
     let mut rows = [[0.0f32; SAMPLES]; SAMPLES];
     for y in 0..SAMPLES {
@@ -1000,7 +1122,8 @@ fn detect_body(
         }
         kept.push(k);
     }
-    let basis = dct_basis();
+    static BASIS: OnceLock<[[f32; SAMPLES]; SAMPLES]> = OnceLock::new();
+    let basis = BASIS.get_or_init(dct_basis);
     let mut out = Vec::with_capacity(kept.len());
     for (x, y, sigma, response, octave, level) in kept {
         let unit = (1usize << octave) as f32;
@@ -1015,7 +1138,7 @@ fn detect_body(
             }
         }
         out.push(LocalCode {
-            code: patch_code(&patch, &basis),
+            code: patch_code(&patch, basis),
             x: x / short,
             y: y / short,
             scale: sigma / short,
@@ -1133,12 +1256,16 @@ mod tests {
             (9, 64),
             (40, 129),
             (24, 43),
+            // Even and odd heights, below and above the radius: rows made in pairs and alone.
+            (2, 40),
+            (6, 70),
+            (23, 300),
         ] {
             let src = picture(h, w, (h * w) as u64);
             for sigma in [0.7f32, 1.52, 3.09] {
                 let k = gaussian(sigma);
                 let want = reference_blur(&src, w, h, &k);
-                let mut tmp = vec![0.0f32; (2 * k.len() - 1) * w];
+                let mut tmp = vec![0.0f32; 2 * k.len() * w];
                 let mut padded = vec![0.0f32; w.div_ceil(BLOCK) * BLOCK + 2 * (k.len() - 1)];
                 let mut got = vec![0.0f32; w * h];
                 let mut diff = vec![0.0f32; w * h];
@@ -1179,6 +1306,55 @@ mod tests {
                         .all(|(d, (a, b))| d.to_bits() == (a - b).to_bits()),
                     "{h}x{w} sigma {sigma}"
                 );
+            }
+        }
+    }
+
+    /// The horizontal resize reads each line directly where the taps fit and a copy of its end
+    /// followed by zeros elsewhere: the dot products of the whole line padded with zeros.
+    #[test]
+    fn resize_dots_read_the_line_padded_with_zeros() {
+        for (cols, out_w) in [
+            (1000usize, 192usize),
+            (193, 192),
+            (50, 192),
+            (7, 3),
+            (640, 341),
+        ] {
+            let rows = 3;
+            let src = picture(rows, cols, cols as u64);
+            let got = resize_axis(&src, cols, out_w, rows, false, Vec::new());
+            let scale = cols as f32 / out_w as f32;
+            let support = scale.max(1.0);
+            for (line, out) in src.chunks_exact(cols).zip(got.chunks_exact(out_w)) {
+                // Same taps as resize_axis, each summed over the line padded with zeros.
+                let t = (0..out_w)
+                    .map(|o| {
+                        let centre = (o as f32 + 0.5) * scale - 0.5;
+                        let lo = (centre - support).floor().max(0.0) as usize;
+                        let hi = ((centre + support).ceil().max(0.0) as usize).min(cols - 1);
+                        hi - lo + 1
+                    })
+                    .max()
+                    .unwrap();
+                let mut padded = line.to_vec();
+                padded.resize(cols + t, 0.0);
+                for (o, &v) in out.iter().enumerate() {
+                    let centre = (o as f32 + 0.5) * scale - 0.5;
+                    let lo = (centre - support).floor().max(0.0) as usize;
+                    let hi = ((centre + support).ceil().max(0.0) as usize).min(cols - 1);
+                    let mut w: Vec<f32> = (lo..=hi)
+                        .map(|i| (1.0 - (i as f32 - centre).abs() / support).max(0.0))
+                        .collect();
+                    let total: f32 = w.iter().sum();
+                    w.iter_mut().for_each(|x| *x /= total);
+                    w.resize(t, 0.0);
+                    let mut s = w[0] * padded[lo];
+                    for k in 1..t {
+                        s += w[k] * padded[lo + k];
+                    }
+                    assert_eq!(v.to_bits(), s.to_bits(), "{cols} -> {out_w}, output {o}");
+                }
             }
         }
     }

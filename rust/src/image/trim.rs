@@ -16,9 +16,24 @@ pub fn work_luma(pixels: &Pixels<'_>) -> (Vec<f32>, usize, usize) {
     (out, rows, cols)
 }
 
-/// [`work_luma`] into a reused buffer (cleared first); returns (rows, cols).
+/// [`work_luma`] into a reused buffer (cleared first); returns (rows, cols). Compiled for AVX2
+/// where the CPU has it (the integer luma and its conversion vectorise; same values).
 pub fn work_luma_into(pixels: &Pixels<'_>, out: &mut Vec<f32>) -> (usize, usize) {
-    out.clear();
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2(pixels: &Pixels<'_>, out: &mut Vec<f32>) -> (usize, usize) {
+        work_luma_body(pixels, out)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if super::luma::avx2_enabled() {
+        // SAFETY: AVX2 was detected.
+        return unsafe { avx2(pixels, out) };
+    }
+    work_luma_body(pixels, out)
+}
+
+#[inline(always)]
+fn work_luma_body(pixels: &Pixels<'_>, out: &mut Vec<f32>) -> (usize, usize) {
     let (w, h, c) = (pixels.width(), pixels.height(), pixels.channels());
     let f = (h.min(w) / WORK_SIDE).max(1);
     let (oh, ow) = (h / f, w / f);
@@ -35,14 +50,25 @@ pub fn work_luma_into(pixels: &Pixels<'_>, out: &mut Vec<f32>) -> (usize, usize)
     if f == 1 {
         // No shrinking (the usual case after a reduced-scale JPEG decode): one pass.
         let scale = (1.0f64 / 256.0) as f32;
+        // Written in place (every value; only a buffer longer than last time is zeroed): the
+        // loops vectorise, which `extend` did not.
+        out.truncate(h * w);
+        out.resize(h * w, 0.0);
+        #[inline(always)]
+        fn fill<const C: usize>(data: &[u8], out: &mut [f32], scale: f32) {
+            for (o, p) in out.iter_mut().zip(data.chunks_exact(C)) {
+                *o = luma(p) as f32 * scale;
+            }
+        }
         match c {
-            1 => out.extend(data.iter().map(|&v| ((v as u32) << 8) as f32 * scale)),
-            2 => out.extend(data.chunks_exact(2).map(|p| luma(p) as f32 * scale)),
-            3 => out.extend(data.chunks_exact(3).map(|p| luma(p) as f32 * scale)),
-            _ => out.extend(data.chunks_exact(4).map(|p| luma(p) as f32 * scale)),
+            1 => fill::<1>(data, out, scale),
+            2 => fill::<2>(data, out, scale),
+            3 => fill::<3>(data, out, scale),
+            _ => fill::<4>(data, out, scale),
         }
         return (h, w);
     }
+    out.clear();
     let mut sums = vec![0u32; oh * ow];
     for y in 0..oh * f {
         let row = &data[y * w * c..(y * w + ow * f) * c];
