@@ -220,6 +220,13 @@ impl Scanner {
     #[inline]
     pub fn scan(&self, query: &[u64], blocks: &[u64], thr: u32, hits: &mut Vec<Hit>) {
         assert_eq!(query.len(), self.words, "query width");
+        self.check_blocks(blocks);
+        // SAFETY: lengths checked above; the level was checked available in `new`.
+        unsafe { (self.f)(query, blocks, thr, hits) }
+    }
+
+    /// The contract both scans share: whole blocks, slot numbers that fit u32.
+    fn check_blocks(&self, blocks: &[u64]) {
         assert_eq!(
             blocks.len() % (layout::BLOCK * self.words),
             0,
@@ -229,8 +236,6 @@ impl Scanner {
             blocks.len() / self.words <= u32::MAX as usize,
             "slots fit u32"
         );
-        // SAFETY: lengths checked above; the level was checked available in `new`.
-        unsafe { (self.f)(query, blocks, thr, hits) }
     }
 
     /// How many queries [`Scanner::scan_many`] takes at once to share each load
@@ -248,15 +253,7 @@ impl Scanner {
         let n = thrs.len();
         assert_eq!(queries.len(), n * self.words, "query widths");
         assert_eq!(hits.len(), n, "one hit list per query");
-        assert_eq!(
-            blocks.len() % (layout::BLOCK * self.words),
-            0,
-            "whole blocks"
-        );
-        assert!(
-            blocks.len() / self.words <= u32::MAX as usize,
-            "slots fit u32"
-        );
+        self.check_blocks(blocks);
         let mut done = 0;
         for &(f, m) in self.many {
             while done + m <= n {
