@@ -122,6 +122,43 @@ def test_corrupt_and_truncated_inputs_raise_decode_error() -> None:
                 fn(data)
 
 
+def test_jpeg_full_scale_decode_is_pillows() -> None:
+    """Full-scale JPEG decodes (libjpeg-turbo, as in Pillow) give Pillow's pixels exactly."""
+    files = sorted(p for p in DATA.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
+    assert len(files) >= 60
+    for f in files:
+        with Image.open(f) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode == "CMYK":
+                continue
+            expected = np.asarray(im if im.mode == "L" else im.convert("RGB"))
+        got = fp.decode_image(f)
+        assert got.shape == expected.shape and np.array_equal(got, expected), f.name
+
+
+def test_truncated_jpeg_is_an_error_at_every_scale() -> None:
+    """libjpeg pads a truncated file with grey; we refuse it, as Pillow does."""
+    for progressive in (False, True):
+        jpeg = encode(sample().resize((640, 480)), "JPEG", quality=90, progressive=progressive)
+        for cut in (len(jpeg) // 3, len(jpeg) - 40):
+            for exact in (False, True):
+                with pytest.raises(fp.DecodeError, match="JPEG"):
+                    fp.phash(jpeg[:cut], exact=exact)
+        assert fp.phash(jpeg) - fp.phash(jpeg, exact=True) <= 12
+
+
+def test_progressive_scan_bomb_is_refused() -> None:
+    """Thousands of repeated scans would make a small file take minutes: refused past 500."""
+    jpeg = encode(sample().resize((256, 256)), "JPEG", quality=90, progressive=True)
+    last = jpeg.rindex(b"\xff\xda")
+    scan = jpeg[last:-2]
+    fine = jpeg[:-2] + scan * 20 + b"\xff\xd9"
+    assert fp.decode_image(fine).shape == (256, 256, 3)
+    bomb = jpeg[:-2] + scan * 600 + b"\xff\xd9"
+    with pytest.raises(fp.DecodeError, match="scans"):
+        fp.decode_image(bomb)
+
+
 def test_flipped_bytes_never_crash() -> None:
     rng = np.random.default_rng(8)
     jpeg = bytearray(encode(sample(), "JPEG", quality=80))

@@ -1,8 +1,8 @@
 //! Decoding image files into [`Pixels`]-ready buffers, with the guards a bulk hasher needs.
 //!
-//! Formats: JPEG, PNG, GIF (first frame), WebP, BMP, TIFF through the `image` crate. JPEGs whose
-//! hash only needs a small image are decoded by `jpeg-decoder` at 1/2, 1/4 or 1/8 scale in the
-//! DCT domain, never below the hash's working size. Every failure (unknown format, truncated or
+//! Formats: PNG, GIF (first frame), WebP, BMP, TIFF and CMYK JPEG through the `image` crate;
+//! other JPEGs through libjpeg-turbo ([`super::jpeg`]), at 1/2, 1/4 or 1/8 scale in the DCT
+//! domain when the hash only needs a small image, never below the hash's working size. Every failure (unknown format, truncated or
 //! corrupt data, too many pixels, a panic inside a decoder) is a [`FingerprintError::Decode`].
 
 use std::io::Cursor;
@@ -95,21 +95,14 @@ fn decode_inner(bytes: &[u8], opts: &DecodeOptions) -> Result<Decoded> {
         decode_err("unrecognised image format (expected JPEG, PNG, GIF, WebP, BMP or TIFF)")
     })?;
     if format == ImageFormat::Jpeg {
-        if let Some(min_side) = opts.min_side {
-            if let Some(d) = decode_jpeg_scaled(bytes, opts, min_side)? {
-                return Ok(d);
-            }
-        }
-        if opts.luma {
-            if let Some(d) = decode_jpeg_luma(bytes, opts)? {
-                return Ok(d);
-            }
+        if let Some(d) = super::jpeg::decode_jpeg(bytes, opts)? {
+            return Ok(d);
         }
     }
     decode_generic(bytes, format, opts)
 }
 
-fn check_pixels(width: u64, height: u64, max: u64) -> Result<()> {
+pub(crate) fn check_pixels(width: u64, height: u64, max: u64) -> Result<()> {
     let n = width * height;
     if n > max {
         return Err(decode_err(format!(
@@ -164,104 +157,31 @@ fn from_dynamic(img: DynamicImage) -> Decoded {
     }
 }
 
-/// Reduced-scale JPEG decode; `Ok(None)` when this path cannot serve the file (CMYK, 16-bit,
-/// no reduction possible), so the caller falls back to the full decoder.
-fn decode_jpeg_scaled(
-    bytes: &[u8],
-    opts: &DecodeOptions,
-    min_side: usize,
-) -> Result<Option<Decoded>> {
-    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-    dec.read_info().map_err(decode_err)?;
-    let info = dec
-        .info()
-        .ok_or_else(|| decode_err("JPEG has no frame header"))?;
-    let (w, h) = (info.width as usize, info.height as usize);
-    check_pixels(w as u64, h as u64, opts.max_pixels)?;
-    let short = w.min(h);
-    let channels = match info.pixel_format {
-        jpeg_decoder::PixelFormat::L8 => 1,
-        jpeg_decoder::PixelFormat::RGB24 => 3,
-        _ => return Ok(None),
-    };
-    // DCT scaling divides by at most 8; only worth it when the short side halves at least once.
-    if min_side.saturating_mul(2) > short {
-        return Ok(None);
+/// `data` as a [`Decoded`], turned upright by `orientation`.
+pub(crate) fn oriented(
+    data: Vec<u8>,
+    width: usize,
+    height: usize,
+    channels: usize,
+    orientation: Orientation,
+) -> Result<Decoded> {
+    if orientation == Orientation::NoTransforms {
+        return Ok(Decoded {
+            data,
+            width,
+            height,
+            channels,
+        });
     }
-    let req_w = (w * min_side).div_ceil(short).min(w) as u16;
-    let req_h = (h * min_side).div_ceil(short).min(h) as u16;
-    let (sw, sh) = dec.scale(req_w, req_h).map_err(decode_err)?;
-    let data = dec.decode().map_err(decode_err)?;
-    let (sw, sh) = (sw as usize, sh as usize);
-    if data.len() != sw * sh * channels {
-        return Err(decode_err(
-            "JPEG decoder returned a buffer of the wrong size",
-        ));
-    }
-    let orientation = if opts.apply_exif_orientation {
-        dec.exif_data()
-            .and_then(Orientation::from_exif_chunk)
-            .unwrap_or(Orientation::NoTransforms)
-    } else {
-        Orientation::NoTransforms
-    };
-    let mut img = if channels == 1 {
-        DynamicImage::ImageLuma8(
-            image::GrayImage::from_raw(sw as u32, sh as u32, data)
-                .ok_or_else(|| decode_err("bad JPEG buffer"))?,
-        )
-    } else {
-        DynamicImage::ImageRgb8(
-            image::RgbImage::from_raw(sw as u32, sh as u32, data)
-                .ok_or_else(|| decode_err("bad JPEG buffer"))?,
-        )
+    let (w, h) = (width as u32, height as u32);
+    let bad = || decode_err("bad decoded buffer");
+    let mut img = match channels {
+        1 => DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, data).ok_or_else(bad)?),
+        3 => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, data).ok_or_else(bad)?),
+        _ => return Err(decode_err("unexpected channel count")),
     };
     img.apply_orientation(orientation);
-    Ok(Some(from_dynamic(img)))
-}
-
-/// Full-scale JPEG decode of the Y plane alone (zune-jpeg, the `image` crate's own JPEG
-/// decoder); `Ok(None)` for files that are not YCbCr or grey (CMYK, YCCK), which the full
-/// decoder handles.
-fn decode_jpeg_luma(bytes: &[u8], opts: &DecodeOptions) -> Result<Option<Decoded>> {
-    use zune_core::colorspace::ColorSpace;
-    let options = zune_core::options::DecoderOptions::default()
-        .jpeg_set_out_colorspace(ColorSpace::Luma)
-        // Our own pixel limit applies (below); JPEG sides are at most 65535.
-        .set_max_width(1 << 16)
-        .set_max_height(1 << 16);
-    let mut dec = zune_jpeg::JpegDecoder::new_with_options(Cursor::new(bytes), options);
-    dec.decode_headers().map_err(decode_err)?;
-    let (w, h) = dec
-        .dimensions()
-        .ok_or_else(|| decode_err("JPEG has no frame header"))?;
-    let (w, h) = (w as usize, h as usize);
-    check_pixels(w as u64, h as u64, opts.max_pixels)?;
-    if !matches!(
-        dec.input_colorspace(),
-        Some(ColorSpace::YCbCr | ColorSpace::Luma)
-    ) {
-        return Ok(None);
-    }
-    let data = dec.decode().map_err(decode_err)?;
-    if data.len() != w * h {
-        return Err(decode_err(
-            "JPEG decoder returned a buffer of the wrong size",
-        ));
-    }
-    let orientation = if opts.apply_exif_orientation {
-        dec.exif()
-            .and_then(|e| Orientation::from_exif_chunk(e))
-            .unwrap_or(Orientation::NoTransforms)
-    } else {
-        Orientation::NoTransforms
-    };
-    let mut img = DynamicImage::ImageLuma8(
-        image::GrayImage::from_raw(w as u32, h as u32, data)
-            .ok_or_else(|| decode_err("bad JPEG buffer"))?,
-    );
-    img.apply_orientation(orientation);
-    Ok(Some(from_dynamic(img)))
+    Ok(from_dynamic(img))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod dhash;
 pub mod haar;
 pub mod jarosz;
+pub mod jpeg;
 pub mod local;
 pub mod luma;
 pub mod pdq;
