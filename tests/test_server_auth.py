@@ -95,7 +95,9 @@ def test_health_needs_no_token(secured: int) -> None:
 
 def test_client_sends_token(secured: int) -> None:
     with fingerprint.Client(f"127.0.0.1:{secured}", token=ADMIN) as c:
-        assert "auth" in [x.name for x in c.list_collections()]
+        # Its own collection, so the test does not depend on test_scopes having run first.
+        c.create_collection("auth-client")
+        assert "auth-client" in [x.name for x in c.list_collections()]
     with fingerprint.Client(f"127.0.0.1:{secured}") as c:
         with pytest.raises(grpc.RpcError) as e:
             c.list_collections()
