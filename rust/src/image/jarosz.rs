@@ -13,69 +13,285 @@ pub fn window(dim: usize, downsample: usize) -> usize {
     dim.div_ceil(2 * downsample)
 }
 
-/// Blur row-major `luma` (`rows x cols`, used as scratch) `passes` times along rows then
-/// columns with the windows PDQ picks, and sample it at `downsample x downsample` cell centres
-/// (row-major). Only what the samples depend on is computed: the last pass divides along rows
-/// at the sampled columns only and runs down those columns alone (bit-identical to blurring
-/// everything, which the tests check).
+/// Fills `out` with rows `first .. first + out.len() / cols` of the image being blurred.
+pub type RowSource<'a> = dyn FnMut(usize, &mut [f32]) + 'a;
+
+/// Blur the `rows x cols` image that `fill` yields `passes` times along rows then columns with
+/// the windows PDQ picks, and sample it at `downsample x downsample` cell centres (row-major).
+/// Only what the samples depend on is computed: the last pass divides along rows at the
+/// sampled columns only and runs down those columns alone. With PDQ's two passes the first
+/// is streamed: rows are pulled from `fill` 16 at a time and pass through a ring a column
+/// window deep, so a 12 MP image needs a few MB instead of two full float copies (the same
+/// float operations in the same order, bit-identical to blurring everything, which the
+/// tests check).
 pub fn blur_sampled(
-    luma: &mut [f32],
-    scratch: &mut Vec<f32>,
     rows: usize,
     cols: usize,
     passes: usize,
     downsample: usize,
+    fill: &mut RowSource<'_>,
 ) -> Vec<f32> {
-    assert_eq!(
-        luma.len(),
-        rows * cols,
-        "luma buffer does not match its size"
-    );
     assert!(passes >= 1 && rows > 0 && cols > 0, "nothing to blur");
     #[cfg(target_arch = "x86_64")]
     if super::luma::avx2_enabled() {
         // SAFETY: AVX2 was detected; the body is safe Rust compiled for it.
-        return unsafe { blur_sampled_avx2(luma, scratch, rows, cols, passes, downsample) };
+        return unsafe { blur_sampled_avx2(rows, cols, passes, downsample, fill) };
     }
-    blur_sampled_portable(luma, scratch, rows, cols, passes, downsample)
+    blur_sampled_portable(rows, cols, passes, downsample, fill)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn blur_sampled_avx2(
-    luma: &mut [f32],
-    scratch: &mut Vec<f32>,
     rows: usize,
     cols: usize,
     passes: usize,
     downsample: usize,
+    fill: &mut RowSource<'_>,
 ) -> Vec<f32> {
-    blur_sampled_portable(luma, scratch, rows, cols, passes, downsample)
+    blur_sampled_portable(rows, cols, passes, downsample, fill)
 }
 
 #[inline(always)]
 fn blur_sampled_portable(
-    luma: &mut [f32],
-    scratch: &mut Vec<f32>,
     rows: usize,
     cols: usize,
     passes: usize,
     n: usize,
+    fill: &mut RowSource<'_>,
+) -> Vec<f32> {
+    WORK.with(|cell| {
+        // A row source that itself blurs (none does) would find the buffers taken.
+        let mut spare = Work::default();
+        let mut kept = cell.try_borrow_mut();
+        let work = match kept.as_deref_mut() {
+            Ok(w) => w,
+            Err(_) => &mut spare,
+        };
+        let out = blur_with(rows, cols, passes, n, fill, work);
+        if work.floats() > RETAIN {
+            *work = Work::default();
+        }
+        out
+    })
+}
+
+/// [`blur_sampled_portable`] on the given buffers.
+#[inline(always)]
+fn blur_with(
+    rows: usize,
+    cols: usize,
+    passes: usize,
+    n: usize,
+    fill: &mut RowSource<'_>,
+    work: &mut Work,
 ) -> Vec<f32> {
     let along_rows = window(cols, n);
     let along_cols = window(rows, n);
     let at_cols: Vec<usize> = (0..n).map(|o| sample_index(o, cols, n)).collect();
     let at_rows: Vec<usize> = (0..n).map(|o| sample_index(o, rows, n)).collect();
-    scratch.resize(luma.len(), 0.0);
-    for _ in 1..passes {
-        box_rows(luma, scratch, rows, cols, along_rows);
-        box_cols(scratch, luma, rows, cols, along_cols);
+    work.lanes.fit(cols, n);
+    sized(&mut work.picked, rows * n);
+    if passes == 2 {
+        streamed_pass(rows, cols, along_rows, along_cols, &at_cols, fill, work);
+    } else {
+        let (lanes, picked) = (&mut work.lanes, &mut work.picked[..rows * n]);
+        let mut luma = vec![0f32; rows * cols];
+        fill(0, &mut luma);
+        let mut scratch = vec![0f32; rows * cols];
+        for _ in 1..passes {
+            box_rows(&luma, &mut scratch, rows, cols, along_rows, lanes);
+            box_cols(&scratch, &mut luma, rows, cols, along_cols);
+        }
+        box_rows_at(&luma, picked, rows, cols, along_rows, &at_cols, lanes);
     }
-    let mut picked = vec![0f32; rows * n];
-    box_rows_at(luma, &mut picked, rows, cols, along_rows, &at_cols);
     let mut out = vec![0f32; n * n];
-    box_cols_at(&picked, &mut out, rows, n, along_cols, &at_rows);
+    box_cols_at(
+        &work.picked[..rows * n],
+        &mut out,
+        rows,
+        n,
+        along_cols,
+        &at_rows,
+    );
     out
+}
+
+/// Buffers of one blur, kept by each thread between calls unless they grew past [`RETAIN`].
+#[derive(Default)]
+struct Work {
+    lanes: Lanes,
+    ring: Vec<f32>,
+    raw: Vec<f32>,
+    done: Vec<f32>,
+    sum: Vec<f32>,
+    picked: Vec<f32>,
+}
+
+impl Work {
+    fn floats(&self) -> usize {
+        (self.lanes.inp.len() + self.lanes.out.len()) * LANES
+            + self.lanes.row.len()
+            + self.ring.len()
+            + self.raw.len()
+            + self.done.len()
+            + self.sum.len()
+            + self.picked.len()
+    }
+}
+
+/// Blur buffers up to this many floats (16 MiB; a 12 MP image needs about 1 MiB) stay with
+/// their thread, so hashing many images does not fault in fresh pages for each.
+const RETAIN: usize = 4 << 20;
+
+thread_local! {
+    static WORK: std::cell::RefCell<Work> = std::cell::RefCell::new(Work::default());
+}
+
+/// `v` grown to at least `n` values (contents unspecified), as a slice of exactly `n`.
+fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
+}
+
+/// Reused buffers of the row passes: rows interleaved [`LANES`] to a value, in and out.
+#[derive(Default)]
+struct Lanes {
+    inp: Vec<Lane>,
+    out: Vec<Lane>,
+    row: Vec<f32>,
+}
+
+impl Lanes {
+    /// For rows of `cols` values, keeping `cols` or `samples` outputs per row.
+    #[cfg(test)]
+    fn new(cols: usize, samples: usize) -> Self {
+        let mut lanes = Self::default();
+        lanes.fit(cols, samples);
+        lanes
+    }
+
+    /// Grow (never shrink) to hold rows of `cols` values with `cols` or `samples` outputs.
+    fn fit(&mut self, cols: usize, samples: usize) {
+        if self.inp.len() < cols {
+            self.inp.resize(cols, [0.0; LANES]);
+        }
+        if self.out.len() < cols.max(samples) {
+            self.out.resize(cols.max(samples), [0.0; LANES]);
+        }
+        sized(&mut self.row, cols);
+    }
+}
+
+/// The first full pass (rows, then columns) fused with the sampled row pass of the second:
+/// each row-blurred row enters a ring of `ring` rows, the column sums advance one row at a
+/// time (the arithmetic of [`box_cols`]), and every finished row goes straight on to
+/// [`box_rows_at`], 16 at a time, whose results land in `picked` (`rows x at_cols.len()`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn streamed_pass(
+    rows: usize,
+    cols: usize,
+    along_rows: usize,
+    along_cols: usize,
+    at_cols: &[usize],
+    fill: &mut RowSource<'_>,
+    work: &mut Work,
+) {
+    let m = at_cols.len();
+    let Work {
+        lanes,
+        ring: ring_buf,
+        raw,
+        done,
+        sum,
+        picked,
+    } = work;
+    // Rows li..=ri (window + 1 of them) are live; whole blocks of 16 are produced at once at
+    // slots that never wrap, and a new block only overwrites rows below li.
+    let ring = (along_cols + 1).div_ceil(LANES) * LANES + LANES;
+    let ring_buf = sized(ring_buf, ring * cols);
+    let raw = sized(raw, LANES * cols);
+    let mut produced = 0usize;
+    let mut ensure = |r: usize, ring_buf: &mut [f32], lanes: &mut Lanes| {
+        while produced <= r {
+            let k = LANES.min(rows - produced);
+            fill(produced, &mut raw[..k * cols]);
+            let slot = produced % ring;
+            let dst = &mut ring_buf[slot * cols..(slot + k) * cols];
+            box_rows(&raw[..k * cols], dst, k, cols, along_rows, lanes);
+            produced += k;
+        }
+    };
+    let slot = |r: usize| (r % ring) * cols..(r % ring + 1) * cols;
+    // Finished rows wait here for the sampled row pass.
+    let done = sized(done, LANES * cols);
+    let (mut waiting, mut first) = (0usize, 0usize);
+    let mut emit = |sum: &[f32], count: usize, lanes: &mut Lanes| {
+        let c = count as f32;
+        let out = &mut done[waiting * cols..(waiting + 1) * cols];
+        out.iter_mut().zip(sum).for_each(|(o, &s)| *o = s / c);
+        waiting += 1;
+        if waiting == LANES || first + waiting == rows {
+            let dst = &mut picked[first * m..(first + waiting) * m];
+            box_rows_at(
+                &done[..waiting * cols],
+                dst,
+                waiting,
+                cols,
+                along_rows,
+                at_cols,
+                lanes,
+            );
+            first += waiting;
+            waiting = 0;
+        }
+    };
+    let half = (along_cols + 2) / 2;
+    let (p1, p2, p4) = (half - 1, along_cols - half + 1, half - 1);
+    let p3 = rows - along_cols;
+    let sum = sized(sum, cols);
+    sum.fill(0.0);
+    let (mut li, mut ri) = (0, 0);
+    let mut count = 0usize;
+    for _ in 0..p1 {
+        ensure(ri, ring_buf, lanes);
+        sum.iter_mut()
+            .zip(&ring_buf[slot(ri)])
+            .for_each(|(s, &x)| *s += x);
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        ensure(ri, ring_buf, lanes);
+        sum.iter_mut()
+            .zip(&ring_buf[slot(ri)])
+            .for_each(|(s, &x)| *s += x);
+        count += 1;
+        emit(sum, count, lanes);
+        ri += 1;
+    }
+    for _ in 0..p3 {
+        ensure(ri, ring_buf, lanes);
+        let (add, sub) = (&ring_buf[slot(ri)], &ring_buf[slot(li)]);
+        for ((s, &a), &b) in sum.iter_mut().zip(add).zip(sub) {
+            *s += a;
+            *s -= b;
+        }
+        emit(sum, count, lanes);
+        li += 1;
+        ri += 1;
+    }
+    for _ in 0..p4 {
+        sum.iter_mut()
+            .zip(&ring_buf[slot(li)])
+            .for_each(|(s, &x)| *s -= x);
+        count -= 1;
+        emit(sum, count, lanes);
+        li += 1;
+    }
 }
 
 /// The reference's decimation index: output cell `o` of `n` reads input `(int)((o + 0.5) * dim / n)`.
@@ -93,25 +309,19 @@ fn box_rows_at(
     cols: usize,
     window: usize,
     at: &[usize],
+    lanes: &mut Lanes,
 ) {
     let m = at.len();
     let grouped = rows / LANES * LANES;
-    if grouped > 0 {
-        let mut lanes_in: Vec<Lane> = vec![[0.0; LANES]; cols];
-        let mut lanes_out: Vec<Lane> = vec![[0.0; LANES]; m];
-        for first in (0..grouped).step_by(LANES) {
-            to_lanes(
-                &src[first * cols..(first + LANES) * cols],
-                cols,
-                &mut lanes_in,
-            );
-            box_lanes_at(&lanes_in, &mut lanes_out, window, at);
-            from_lanes(&lanes_out, &mut dst[first * m..(first + LANES) * m], m);
-        }
+    let (lanes_in, lanes_out) = (&mut lanes.inp[..cols], &mut lanes.out[..m]);
+    for first in (0..grouped).step_by(LANES) {
+        to_lanes(&src[first * cols..(first + LANES) * cols], cols, lanes_in);
+        box_lanes_at(lanes_in, lanes_out, window, at);
+        from_lanes(lanes_out, &mut dst[first * m..(first + LANES) * m], m);
     }
-    let mut full = vec![0f32; cols];
+    let full = &mut lanes.row[..cols];
     for r in grouped..rows {
-        box_row(&src[r * cols..(r + 1) * cols], &mut full, window);
+        box_row(&src[r * cols..(r + 1) * cols], full, window);
         for (d, &c) in dst[r * m..(r + 1) * m].iter_mut().zip(at) {
             *d = full[c];
         }
@@ -337,17 +547,21 @@ fn box_cols_at(
 /// [`box_row`] on every row; groups of [`LANES`] rows are interleaved so that their sums
 /// advance together (the per-row arithmetic is unchanged), the remainder row by row.
 #[inline(always)]
-fn box_rows(src: &[f32], dst: &mut [f32], rows: usize, cols: usize, window: usize) {
+fn box_rows(
+    src: &[f32],
+    dst: &mut [f32],
+    rows: usize,
+    cols: usize,
+    window: usize,
+    lanes: &mut Lanes,
+) {
     let grouped = rows / LANES * LANES;
-    if grouped > 0 {
-        let mut lanes_in: Vec<Lane> = vec![[0.0; LANES]; cols];
-        let mut lanes_out: Vec<Lane> = vec![[0.0; LANES]; cols];
-        for first in (0..grouped).step_by(LANES) {
-            let block = first * cols..(first + LANES) * cols;
-            to_lanes(&src[block.clone()], cols, &mut lanes_in);
-            box_lanes(&lanes_in, &mut lanes_out, window);
-            from_lanes(&lanes_out, &mut dst[block], cols);
-        }
+    let (lanes_in, lanes_out) = (&mut lanes.inp[..cols], &mut lanes.out[..cols]);
+    for first in (0..grouped).step_by(LANES) {
+        let block = first * cols..(first + LANES) * cols;
+        to_lanes(&src[block.clone()], cols, lanes_in);
+        box_lanes(lanes_in, lanes_out, window);
+        from_lanes(lanes_out, &mut dst[block], cols);
     }
     for r in grouped..rows {
         let span = r * cols..(r + 1) * cols;
@@ -494,8 +708,9 @@ mod tests {
         let along_rows = window(cols, downsample);
         let along_cols = window(rows, downsample);
         let mut scratch = vec![0f32; luma.len()];
+        let mut lanes = Lanes::new(cols, downsample);
         for _ in 0..passes {
-            box_rows(luma, &mut scratch, rows, cols, along_rows);
+            box_rows(luma, &mut scratch, rows, cols, along_rows, &mut lanes);
             box_cols(&scratch, luma, rows, cols, along_cols);
         }
     }
@@ -565,7 +780,7 @@ mod tests {
                 .map(|&v| v as f32 / 3.0)
                 .collect();
             let mut grouped = vec![0f32; rows * cols];
-            box_rows(&src, &mut grouped, rows, cols, w);
+            box_rows(&src, &mut grouped, rows, cols, w, &mut Lanes::new(cols, 0));
             for r in 0..rows {
                 let mut one = vec![0f32; cols];
                 box_row(&src[r * cols..(r + 1) * cols], &mut one, w);
@@ -581,6 +796,8 @@ mod tests {
 
     #[test]
     fn sampled_blur_is_the_full_blur_decimated() {
+        // Tall shapes run the streamed pass through its ring many times over, with and
+        // without a partial last block of 16 rows.
         for (rows, cols) in [
             (5, 5),
             (5, 70),
@@ -589,27 +806,36 @@ mod tests {
             (300, 129),
             (64, 1000),
             (130, 64),
+            (1000, 37),
+            (2049, 300),
+            (4000, 20),
         ] {
             let src: Vec<f32> = noise(cols, rows, 1, (rows * cols) as u64)
                 .iter()
                 .map(|&v| v as f32 * 0.3)
                 .collect();
-            let mut full = src.clone();
-            blur(&mut full, rows, cols, 2, 64);
-            let want: Vec<u32> = decimate(&full, rows, cols, 64)
-                .iter()
-                .map(|v| v.to_bits())
-                .collect();
-            for dispatched in [true, false] {
-                let mut work = src.clone();
-                let mut scratch = vec![f32::NAN; 7];
-                let got = if dispatched {
-                    blur_sampled(&mut work, &mut scratch, rows, cols, 2, 64)
-                } else {
-                    blur_sampled_portable(&mut work, &mut scratch, rows, cols, 2, 64)
-                };
-                let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
-                assert_eq!(got, want, "{rows}x{cols} dispatched={dispatched}");
+            for passes in [1, 2, 3] {
+                let mut full = src.clone();
+                blur(&mut full, rows, cols, passes, 64);
+                let want: Vec<u32> = decimate(&full, rows, cols, 64)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                for dispatched in [true, false] {
+                    let mut fill = |first: usize, out: &mut [f32]| {
+                        out.copy_from_slice(&src[first * cols..first * cols + out.len()])
+                    };
+                    let got = if dispatched {
+                        blur_sampled(rows, cols, passes, 64, &mut fill)
+                    } else {
+                        blur_sampled_portable(rows, cols, passes, 64, &mut fill)
+                    };
+                    let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(
+                        got, want,
+                        "{rows}x{cols} passes={passes} dispatched={dispatched}"
+                    );
+                }
             }
         }
     }

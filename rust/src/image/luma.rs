@@ -306,6 +306,30 @@ pub fn pdq_luma_into(pixels: &Pixels<'_>, out: &mut Vec<f32>) {
     }
 }
 
+/// [`pdq_luma`] of rows `first .. first + out.len() / width` only, into `out`: lets PDQ
+/// stream a large image through its blur instead of holding a float copy of all of it.
+pub fn pdq_luma_rows(pixels: &Pixels<'_>, first: usize, out: &mut [f32]) {
+    let (w, c) = (pixels.width(), pixels.channels());
+    assert!(out.len().is_multiple_of(w) && first * w + out.len() <= w * pixels.height());
+    let data = &pixels.data()[first * w * c..(first * w + out.len()) * c];
+    match c {
+        1 => out.iter_mut().zip(data).for_each(|(o, &v)| *o = v as f32),
+        2 => out
+            .iter_mut()
+            .zip(data.chunks_exact(2))
+            .for_each(|(o, p)| *o = p[0] as f32),
+        _ => {
+            #[cfg(target_arch = "x86_64")]
+            if avx2_enabled() {
+                // SAFETY: AVX2 was detected; the body is safe Rust compiled for it.
+                unsafe { pdq_rows_avx2(data, c, out) };
+                return;
+            }
+            pdq_rows(data, c, out)
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn pdq_rows_avx2(src: &[u8], channels: usize, out: &mut [f32]) {

@@ -4,7 +4,6 @@
 //! `downscaling.cpp`, `torben.cpp`) operation for operation in float32, so that on the same
 //! luma it gives the same bits and quality as the reference and the `pdqhash` package.
 
-use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use super::{jarosz, luma, ImageHash, Pixels};
@@ -17,31 +16,6 @@ const JAROSZ_PASSES: usize = 2;
 const DOWNSAMPLE: usize = 64;
 // PDQ reference: 16x16 DCT coefficients (rows/columns 1..=16, DC skipped).
 const DCT: usize = 16;
-
-// Buffers up to this many floats (16 MiB) stay with their thread between calls.
-const RETAIN: usize = 4 << 20;
-
-thread_local! {
-    // Per-thread luma and blur buffers: reused so that hashing many images does not fault in
-    // fresh pages for every one (on a 480x360 image that was most of the time).
-    static LUMA: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Run `f` on a thread-local buffer, then drop the buffer if it grew past [`RETAIN`].
-fn with_buffer<T>(
-    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
-    f: impl FnOnce(&mut Vec<f32>) -> T,
-) -> T {
-    key.with(|cell| {
-        let mut buf = cell.borrow_mut();
-        let out = f(&mut buf);
-        if buf.capacity() > RETAIN {
-            *buf = Vec::new();
-        }
-        out
-    })
-}
 
 /// A PDQ hash: bit `k = 16 i + j` set when DCT coefficient `(i, j)` is above the median.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -110,15 +84,27 @@ impl Dihedral {
 
 /// PDQ hash and quality of an 8-bit image (luma `0.299 R + 0.587 G + 0.114 B`).
 pub fn hash(pixels: &Pixels<'_>) -> PdqHash {
-    with_buffer(&LUMA, |buf| {
-        luma::pdq_luma_into(pixels, buf);
-        hash_luma(buf, pixels.height(), pixels.width())
-    })
+    let mut fill = |first: usize, out: &mut [f32]| luma::pdq_luma_rows(pixels, first, out);
+    from_coeffs(dct16(pixels.height(), pixels.width(), &mut fill))
 }
 
-/// PDQ hash of row-major float luma of `rows x cols`; `luma` is used as scratch.
-pub fn hash_luma(luma: &mut [f32], rows: usize, cols: usize) -> PdqHash {
-    match dct16(luma, rows, cols) {
+/// PDQ hash of row-major float luma of `rows x cols`.
+pub fn hash_luma(luma: &[f32], rows: usize, cols: usize) -> PdqHash {
+    from_coeffs(dct16(rows, cols, &mut rows_of(luma, rows, cols)))
+}
+
+/// A row source over row-major float luma.
+fn rows_of(luma: &[f32], rows: usize, cols: usize) -> impl FnMut(usize, &mut [f32]) + '_ {
+    assert_eq!(
+        luma.len(),
+        rows * cols,
+        "luma buffer does not match its size"
+    );
+    move |first, out| out.copy_from_slice(&luma[first * cols..first * cols + out.len()])
+}
+
+fn from_coeffs(coeffs: Option<([f32; DCT * DCT], u8)>) -> PdqHash {
+    match coeffs {
         Some((coeffs, quality)) => PdqHash {
             bytes: threshold(&coeffs),
             quality,
@@ -132,16 +118,13 @@ pub fn hash_luma(luma: &mut [f32], rows: usize, cols: usize) -> PdqHash {
 
 /// The 8 dihedral hashes (in [`Dihedral::ALL`] order) from one DCT, and the shared quality.
 pub fn dihedral_hashes(pixels: &Pixels<'_>) -> [PdqHash; 8] {
-    let coeffs = with_buffer(&LUMA, |buf| {
-        luma::pdq_luma_into(pixels, buf);
-        dct16(buf, pixels.height(), pixels.width())
-    });
-    dihedral_from(coeffs)
+    let mut fill = |first: usize, out: &mut [f32]| luma::pdq_luma_rows(pixels, first, out);
+    dihedral_from(dct16(pixels.height(), pixels.width(), &mut fill))
 }
 
-/// [`dihedral_hashes`] of row-major float luma of `rows x cols`; `luma` is used as scratch.
-pub fn dihedral_hashes_luma(luma: &mut [f32], rows: usize, cols: usize) -> [PdqHash; 8] {
-    dihedral_from(dct16(luma, rows, cols))
+/// [`dihedral_hashes`] of row-major float luma of `rows x cols`.
+pub fn dihedral_hashes_luma(luma: &[f32], rows: usize, cols: usize) -> [PdqHash; 8] {
+    dihedral_from(dct16(rows, cols, &mut rows_of(luma, rows, cols)))
 }
 
 fn dihedral_from(coeffs: Option<([f32; DCT * DCT], u8)>) -> [PdqHash; 8] {
@@ -159,18 +142,15 @@ fn dihedral_from(coeffs: Option<([f32; DCT * DCT], u8)>) -> [PdqHash; 8] {
 }
 
 /// Blur, decimate to 64x64, measure quality and take the 16x16 DCT; `None` if too small.
-fn dct16(luma: &mut [f32], rows: usize, cols: usize) -> Option<([f32; DCT * DCT], u8)> {
-    assert_eq!(
-        luma.len(),
-        rows * cols,
-        "luma buffer does not match its size"
-    );
+fn dct16(
+    rows: usize,
+    cols: usize,
+    fill: &mut jarosz::RowSource<'_>,
+) -> Option<([f32; DCT * DCT], u8)> {
     if rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM {
         return None;
     }
-    let sampled = with_buffer(&SCRATCH, |scratch| {
-        jarosz::blur_sampled(luma, scratch, rows, cols, JAROSZ_PASSES, DOWNSAMPLE)
-    });
+    let sampled = jarosz::blur_sampled(rows, cols, JAROSZ_PASSES, DOWNSAMPLE, fill);
     let small: [f32; DOWNSAMPLE * DOWNSAMPLE] = sampled
         .try_into()
         .expect("blur_sampled returns downsample^2 values");
