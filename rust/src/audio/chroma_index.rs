@@ -291,6 +291,44 @@ pub fn verify(slot: u32, reference: &[u32], query: &[u32], offset: i64) -> Optio
     })
 }
 
+/// Aligned BER and distinct informative items of `query` along the line on which query item
+/// j meets reference item `start + scale * j` (nearest item; a tempo change found by the
+/// landmarks), under the rules of [`verify`] but without its threshold: the best of the
+/// line and its neighbours one item either side.
+pub fn line_ber(reference: &[u32], query: &[u32], start: f64, scale: f64) -> Option<(f64, usize)> {
+    let query_informative = query.iter().filter(|&&x| x != SILENCE_ITEM).count();
+    let mut best: Option<(f64, usize)> = None;
+    let mut informative = Vec::with_capacity(query.len());
+    for shift in -1..=1 {
+        let mut errors = 0u64;
+        informative.clear();
+        for (j, &y) in query.iter().enumerate() {
+            let k = (start + f64::from(shift) + scale * j as f64).round();
+            if k < 0.0 || k >= reference.len() as f64 {
+                continue;
+            }
+            let x = reference[k as usize];
+            if x == SILENCE_ITEM || y == SILENCE_ITEM {
+                continue;
+            }
+            errors += u64::from((x ^ y).count_ones());
+            informative.push(y);
+        }
+        let used = informative.len();
+        informative.sort_unstable();
+        informative.dedup();
+        let distinct = informative.len();
+        if distinct < MIN_ITEMS || 2 * used < query_informative {
+            continue;
+        }
+        let ber = errors as f64 / (32.0 * used as f64);
+        if best.is_none_or(|(b, _)| ber < b) {
+            best = Some((ber, distinct));
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +395,25 @@ mod tests {
             .iter()
             .all(|h| h.slot != 7));
         assert_eq!(t.memory(), 19 * 1200 * TABLES * 8);
+    }
+
+    #[test]
+    fn line_ber_reads_items_along_a_tempo_line() {
+        let reference = random(1200, 5);
+        // 3% faster: query item j is reference item 300 + 1.03 j.
+        let q: Vec<u32> = (0..80)
+            .map(|j| reference[(300.0 + 1.03 * j as f64).round() as usize])
+            .collect();
+        let (ber, n) = line_ber(&reference, &q, 300.0, 1.03).unwrap();
+        assert_eq!((ber, n), (0.0, 80));
+        // The same start at tempo 1 drifts off the items after 17 of them.
+        let (straight, _) = line_ber(&reference, &q, 300.0, 1.0).unwrap();
+        assert!(straight > 0.25, "{straight}");
+        // At tempo 1 it is verify's BER, within one item of the start.
+        let exact = &reference[300..380];
+        assert_eq!(line_ber(&reference, exact, 301.0, 1.0).unwrap().0, 0.0);
+        assert_eq!(verify(0, &reference, exact, 300).unwrap().ber, 0.0);
+        assert!(line_ber(&reference, &q, 5000.0, 1.0).is_none());
     }
 
     #[test]

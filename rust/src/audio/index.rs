@@ -192,22 +192,36 @@ impl AudioIndex {
             by_slot.insert(h.slot, self.chroma_match(h, informative));
         }
         for h in &marks {
-            // A clear tempo change makes the chroma offset drift (it aligns the middle of the
-            // query): the landmark line then gives the true start and the time scale.
             let tempo_changed = (h.scale - 1.0).abs() >= TEMPO_CHANGED;
             let replace = match chroma.iter().find(|c| c.slot == h.slot) {
                 None => true,
+                // Same place, but the landmark line says the tempo changed (a clear tempo
+                // change makes the chroma offset drift: it aligns the middle of the query,
+                // and the landmark line gives the true start and the time scale). Heavy noise
+                // can tilt a line through a few surviving triplets, so weigh both hypotheses
+                // with both fingerprints: the line's evidence plus that of the chroma items
+                // read along it, against the chroma alignment's evidence plus that of the
+                // best tempo-1 line in the same window. Both are -ln of a null-model tail
+                // probability less the log of the candidates tried, so they add (the two
+                // fingerprints come from different spectra: chroma bands, sparse peaks).
+                Some(c) if same_place(h, c) => {
+                    tempo_changed && {
+                        let start = h.offset * FRAME_SECONDS / ITEM_SECONDS;
+                        let along = self
+                            .items(h.slot)
+                            .and_then(|r| chroma_index::line_ber(r, items, start, h.scale))
+                            .map_or(0.0, |(ber, n)| chroma_index::evidence(ber, n).max(0.0));
+                        let straight = chroma_index::evidence(c.ber, c.informative);
+                        h.anchor_evidence + along > straight + h.unit_evidence.max(0.0)
+                    }
+                }
                 _ if tempo_changed => true,
                 // Both found the track at different places. Music repeats, so a clear chroma
                 // alignment stands; a marginal one (heavy noise can leave a chroma BER just
                 // under the threshold at a wrong offset) yields to a landmark line with
-                // stronger evidence. Same place: the landmark line, read at the middle of its
-                // inliers, within PLACE_TOLERANCE of the chroma alignment.
+                // stronger evidence.
                 Some(c) => {
-                    let mid = 0.5 * f64::from(h.query_span.0 + h.query_span.1);
-                    let shift = (h.offset + (h.scale - 1.0) * mid) * FRAME_SECONDS;
-                    (shift - c.offset as f64 * ITEM_SECONDS).abs() > PLACE_TOLERANCE
-                        && chroma_index::z_score(c.ber, c.informative) < chroma_index::MARGINAL_Z
+                    chroma_index::z_score(c.ber, c.informative) < chroma_index::MARGINAL_Z
                         && h.evidence > chroma_index::evidence(c.ber, c.informative)
                 }
             };
@@ -266,4 +280,12 @@ impl AudioIndex {
             landmarks: h.inliers,
         }
     }
+}
+
+/// Whether a landmark line, read at the middle of its inliers (a tempo change makes a chroma
+/// alignment hold best there), lies within [`PLACE_TOLERANCE`] of a chroma alignment.
+fn same_place(h: &LandmarkHit, c: &ChromaHit) -> bool {
+    let mid = 0.5 * f64::from(h.query_span.0 + h.query_span.1);
+    let shift = (h.offset + (h.scale - 1.0) * mid) * FRAME_SECONDS;
+    (shift - c.offset as f64 * ITEM_SECONDS).abs() <= PLACE_TOLERANCE
 }

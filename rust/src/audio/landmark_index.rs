@@ -73,6 +73,12 @@ pub struct LandmarkHit {
     /// -ln of the chance that unrelated pairs put this many inliers on one of the lines
     /// tried (Poisson tail less the log of the lines tried per query).
     pub evidence: f64,
+    /// The same counted in independent units, anchor correspondences (see
+    /// [`anchor_points`]), which is how it is weighed against chroma evidence.
+    pub anchor_evidence: f64,
+    /// Anchor evidence of the best line at tempo 1 in the same window: what the landmarks
+    /// say for the unaltered tempo when `scale` differs from 1.
+    pub unit_evidence: f64,
 }
 
 /// Inverted index from triplet hash to (track slot, frame, span, pitch).
@@ -259,44 +265,25 @@ fn fit(slot: u32, pairs: &[Pair], share_floor: usize) -> Option<LandmarkHit> {
     let steps = ((MAX_SCALE - MIN_SCALE) / SCALE_STEP).round() as usize;
     for i in 0..=steps {
         let scale = MIN_SCALE + i as f64 * SCALE_STEP;
-        offsets.clear();
-        offsets.extend(pairs.iter().map(|p| p.tr - scale * p.tq));
-        offsets.sort_unstable_by(f64::total_cmp);
-        let mut lo = 0;
-        for hi in 0..offsets.len() {
-            while offsets[hi] - offsets[lo] > 2.0 * ON_LINE {
-                lo += 1;
-            }
-            let n = hi - lo + 1;
-            // Prefer scales nearer 1 on ties (the unaltered case is the common one).
-            if n > best.0 || (n == best.0 && (scale - 1.0).abs() < (best.1 - 1.0).abs()) {
-                best = (n, scale, 0.5 * (offsets[lo] + offsets[hi]));
-            }
+        let (n, offset) = densest(pairs, scale, &mut offsets);
+        // Prefer scales nearer 1 on ties (the unaltered case is the common one).
+        if n > best.0 || (n == best.0 && (scale - 1.0).abs() < (best.1 - 1.0).abs()) {
+            best = (n, scale, offset);
         }
     }
     let (_, scale, offset) = best;
-    let on: Vec<&Pair> = pairs
-        .iter()
-        .filter(|p| (p.tr - scale * p.tq - offset).abs() <= ON_LINE)
-        .collect();
-    let mut d: Vec<f64> = on.iter().map(|p| p.dpitch).collect();
-    d.sort_unstable_by(f64::total_cmp);
-    let median = *d.get(d.len() / 2)?;
-    let inliers: Vec<&&Pair> = on
-        .iter()
-        .filter(|p| (p.dpitch - median).abs() <= PITCH_TOLERANCE)
-        .collect();
+    let inliers = inliers_on(pairs, scale, offset);
     if inliers.len() < threshold {
         return None;
     }
     // The same chance model counted in independent units (anchor correspondences).
-    let anchors = anchor_points(inliers.iter().map(|p| **p));
-    let anchor_lambda = anchor_points(pairs.iter()) as f64 * (2.0 * ON_LINE / (3 * BIN) as f64);
-    let anchor_evidence =
-        poisson_tail_nats(anchor_lambda, anchors) - (TRIALS * VERIFY_CELLS as f64).ln();
+    let anchor_evidence = line_anchor_evidence(&inliers, pairs);
     if anchor_evidence < MIN_ANCHOR_EVIDENCE {
         return None;
     }
+    // What the same window says for the unaltered tempo: the best line at scale 1 exactly.
+    let unit_offset = densest(pairs, 1.0, &mut offsets).1;
+    let unit_evidence = line_anchor_evidence(&inliers_on(pairs, 1.0, unit_offset), pairs);
     // Least-squares refinement of the line over the inliers.
     let n = inliers.len() as f64;
     let (mx, my) = inliers
@@ -325,7 +312,53 @@ fn fit(slot: u32, pairs: &[Pair], share_floor: usize) -> Option<LandmarkHit> {
         threshold,
         query_span: (first, last),
         evidence,
+        anchor_evidence,
+        unit_evidence,
     })
+}
+
+/// The line at `scale` through most of `pairs`: how many lie within [`ON_LINE`] of it, and
+/// its offset (the first such line on ties).
+fn densest(pairs: &[Pair], scale: f64, offsets: &mut Vec<f64>) -> (usize, f64) {
+    offsets.clear();
+    offsets.extend(pairs.iter().map(|p| p.tr - scale * p.tq));
+    offsets.sort_unstable_by(f64::total_cmp);
+    let mut best = (0, 0.0);
+    let mut lo = 0;
+    for hi in 0..offsets.len() {
+        while offsets[hi] - offsets[lo] > 2.0 * ON_LINE {
+            lo += 1;
+        }
+        if hi - lo + 1 > best.0 {
+            best = (hi - lo + 1, 0.5 * (offsets[lo] + offsets[hi]));
+        }
+    }
+    best
+}
+
+/// The pairs on the line (within [`ON_LINE`]) whose pitch shift is within
+/// [`PITCH_TOLERANCE`] of the median of the line's.
+fn inliers_on(pairs: &[Pair], scale: f64, offset: f64) -> Vec<&Pair> {
+    let on: Vec<&Pair> = pairs
+        .iter()
+        .filter(|p| (p.tr - scale * p.tq - offset).abs() <= ON_LINE)
+        .collect();
+    let mut d: Vec<f64> = on.iter().map(|p| p.dpitch).collect();
+    d.sort_unstable_by(f64::total_cmp);
+    let Some(&median) = d.get(d.len() / 2) else {
+        return on;
+    };
+    on.into_iter()
+        .filter(|p| (p.dpitch - median).abs() <= PITCH_TOLERANCE)
+        .collect()
+}
+
+/// -ln of the chance that the anchors of `pairs` put as many on one of the lines tried as
+/// `inliers` hold (Poisson over anchor correspondences, Bonferroni over lines and windows).
+fn line_anchor_evidence(inliers: &[&Pair], pairs: &[Pair]) -> f64 {
+    let anchors = anchor_points(inliers.iter().copied());
+    let lambda = anchor_points(pairs.iter()) as f64 * (2.0 * ON_LINE / (3 * BIN) as f64);
+    poisson_tail_nats(lambda, anchors) - (TRIALS * VERIFY_CELLS as f64).ln()
 }
 
 #[cfg(test)]

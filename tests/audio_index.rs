@@ -1,0 +1,172 @@
+//! `AudioIndex` arbitration between its two fingerprints, on synthetic items and landmarks:
+//! which place and method a query is reported at when a chroma alignment and a landmark line
+//! disagree on the tempo (heavy noise can tilt a landmark line) or on the place (music
+//! repeats).
+
+use _core::audio::landmarks::FRAME_SECONDS;
+use _core::audio::{AudioIndex, Landmark, Method, Track, ITEM_SECONDS};
+
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 16
+    }
+}
+
+const ITEMS: usize = 1200;
+
+fn items(rng: &mut Lcg) -> Vec<u32> {
+    (0..ITEMS).map(|_| rng.next() as u32).collect()
+}
+
+/// `x` with `bits` distinct random bits flipped.
+fn flip(x: u32, bits: usize, rng: &mut Lcg) -> u32 {
+    let mut y = x;
+    let mut done = 0;
+    while done < bits {
+        let b = 1 << (rng.next() % 32);
+        if (x ^ y) & b == 0 {
+            y ^= b;
+            done += 1;
+        }
+    }
+    y
+}
+
+/// Four random triplets per landmark frame over the track's length.
+fn marks(rng: &mut Lcg) -> Vec<Landmark> {
+    let frames = (ITEMS as f64 * ITEM_SECONDS / FRAME_SECONDS) as u32;
+    (0..frames * 4)
+        .map(|i| Landmark {
+            hash: (rng.next() & 0xFF_FFFF) as u32,
+            frame: i / 4,
+            span: 10 + (rng.next() % 16) as u16,
+            pitch: 700 + (rng.next() % 256) as u16,
+        })
+        .collect()
+}
+
+/// The track's triplets from `start` seconds on, played at `scale` (track seconds per query
+/// second) and thinned to one in `every`, as a query of `seconds` would hold them.
+fn excerpt_marks(
+    track: &[Landmark],
+    start: f64,
+    seconds: f64,
+    scale: f64,
+    every: usize,
+) -> Vec<Landmark> {
+    let from = start / FRAME_SECONDS;
+    let to = from + scale * seconds / FRAME_SECONDS;
+    track
+        .iter()
+        .filter(|m| (from..to).contains(&f64::from(m.frame)))
+        .step_by(every)
+        .map(|m| Landmark {
+            frame: ((f64::from(m.frame) - from) / scale).round() as u32,
+            span: (f64::from(m.span) / scale).round() as u16,
+            ..*m
+        })
+        .collect()
+}
+
+fn index(items: Vec<u32>, landmarks: Vec<Landmark>) -> AudioIndex {
+    let mut index = AudioIndex::new();
+    let duration = items.len() as f64 * ITEM_SECONDS;
+    index
+        .add(Track {
+            id: 7,
+            items,
+            landmarks,
+            duration,
+        })
+        .unwrap();
+    index
+}
+
+#[test]
+fn spurious_tempo_line_leaves_a_clear_chroma_alignment() {
+    // Under heavy noise few triplets survive, and a repetitive passage can put more of them on
+    // a tilted line (here 2.3% slow: 16 anchor peaks with all 4 of their triplets) than on the
+    // true tempo-1 line (40 anchor peaks with one triplet each). The tilted line has the most
+    // triplets, so the fit reports it; but its anchors are fewer than the tempo-1 line's, and
+    // the chroma items align at tempo 1 and not along it: the chroma alignment stands.
+    let mut rng = Lcg(1);
+    let reference = items(&mut rng);
+    let track_marks = marks(&mut rng);
+    let start = 500.0 * ITEM_SECONDS / FRAME_SECONDS;
+    let from = start.round() as u32;
+    let tilted: Vec<u32> = (0..16).map(|i| from + 100 + 7 * i).collect();
+    let unit: Vec<u32> = (0..40)
+        .map(|i| from + 2 + 5 * i)
+        .filter(|f| !tilted.contains(f))
+        .collect();
+    let mut q_marks: Vec<Landmark> = Vec::new();
+    for m in &track_marks {
+        let f = f64::from(m.frame) - start;
+        if tilted.contains(&m.frame) {
+            q_marks.push(Landmark {
+                frame: (f / 0.977).round() as u32,
+                span: (f64::from(m.span) / 0.977).round() as u16,
+                ..*m
+            });
+        } else if unit.contains(&m.frame) && m.hash % 4 == 0 {
+            q_marks.push(Landmark {
+                frame: f.round() as u32,
+                ..*m
+            });
+        }
+    }
+    q_marks.sort_by_key(|m| m.frame);
+    let q_items: Vec<u32> = reference[500..581]
+        .iter()
+        .map(|&x| flip(x, 3, &mut rng))
+        .collect();
+    let index = index(reference, track_marks);
+    let found = index.query(&q_items, &q_marks, 1);
+    assert_eq!(found[0].method, Method::Chroma, "{found:?}");
+    assert_eq!(found[0].offset_items, 500);
+    assert_eq!(found[0].time_scale, 1.0);
+}
+
+#[test]
+fn real_tempo_change_goes_to_the_landmark_line() {
+    // 1.5% faster: the items still align at tempo 1 in the middle of a 10 s query (the ends
+    // drift by 0.45 items), but read along the landmark line they agree everywhere.
+    let mut rng = Lcg(2);
+    let reference = items(&mut rng);
+    let track_marks = marks(&mut rng);
+    let q_items: Vec<u32> = (0..81)
+        .map(|j| reference[(500.0 + 1.015 * j as f64).round() as usize])
+        .collect();
+    let q_marks = excerpt_marks(&track_marks, 500.0 * ITEM_SECONDS, 10.0, 1.015, 2);
+    let index = index(reference, track_marks);
+    let found = index.query(&q_items, &q_marks, 1);
+    assert_eq!(found[0].method, Method::Landmark, "{found:?}");
+    assert!((found[0].time_scale - 1.015).abs() < 0.005, "{found:?}");
+    assert!((found[0].offset_items - 500).abs() <= 1, "{found:?}");
+}
+
+#[test]
+fn chroma_alignment_that_agrees_clearly_better_stands_against_a_repeat() {
+    // The passage at item 600 recurs at item 100; the query comes from 600, and the landmark
+    // line is there. The copy at 100 agrees clearly better (2 bits in 32 against 3): music
+    // repeats, and a clear chroma alignment stands.
+    let mut rng = Lcg(4);
+    let mut reference = items(&mut rng);
+    let track_marks = marks(&mut rng);
+    let passage: Vec<u32> = (0..81).map(|_| rng.next() as u32).collect();
+    for (j, &x) in passage.iter().enumerate() {
+        reference[100 + j] = flip(x, 2, &mut rng);
+        reference[600 + j] = flip(x, 3, &mut rng);
+    }
+    let q_marks = excerpt_marks(&track_marks, 600.0 * ITEM_SECONDS, 10.0, 1.0, 2);
+    let index = index(reference, track_marks);
+    let found = index.query(&passage, &q_marks, 1);
+    assert_eq!(found[0].method, Method::Chroma, "{found:?}");
+    assert_eq!(found[0].offset_items, 100);
+}
