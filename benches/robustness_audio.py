@@ -146,6 +146,21 @@ def correct(m: fingerprint.AudioMatch, track: int, offset: float) -> bool:
     return m.track_id == track and abs(m.offset_items - round(offset / ITEM)) <= 1
 
 
+def similarity(audio: np.ndarray, offset: float, found: float, length: float) -> float:
+    """How alike the track's audio is at `found` and at `offset`: the peak normalised
+    cross-correlation of the two spans over lags within one item. Near 1 the track repeats
+    itself there (a loop, a copied bar), and a fingerprint can hardly tell the places apart."""
+    n = int(length * RATE)
+    a = audio[int(offset * RATE) : int(offset * RATE) + n].astype(np.float64)
+    lo = max(0, int((found - ITEM) * RATE))
+    b = audio[lo : int((found + ITEM) * RATE) + n].astype(np.float64)
+    if len(a) < n or len(b) < n or not a.any():
+        return 0.0
+    corr = signal.correlate(b, a, mode="valid", method="fft")
+    energy = np.convolve(b * b, np.ones(n), mode="valid")
+    return float(np.max(corr / np.sqrt(np.maximum(energy, 1e-12) * (a * a).sum())))
+
+
 def run(tracks: List[Path], edits: List[str], lengths: List[float], per_track: int, seed: int) -> str:
     t0 = time.perf_counter()
     audio = [decode(p) for p in tracks]
@@ -159,6 +174,7 @@ def run(tracks: List[Path], edits: List[str], lengths: List[float], per_track: i
         "| edit | " + " | ".join(f"{length:g} s" for length in lengths) + " | matched by (chroma/landmark) |",
         "|---|" + "---|" * len(lengths) + "---|",
     ]
+    repeats: List[str] = []  # right track, wrong place
     for name in edits:
         edit, _ = EDITS[name]
         cells, methods = [], {"chroma": 0, "landmark": 0}
@@ -171,8 +187,16 @@ def run(tracks: List[Path], edits: List[str], lengths: List[float], per_track: i
                 if found and correct(found[0], track, offset):
                     ok += 1
                     methods[found[0].method] += 1
+                elif found and found[0].track_id == track:
+                    at = found[0].offset_items * ITEM
+                    alike = similarity(audio[track], offset, at, length)
+                    repeats.append(f"{name} {length:g} s, track {track}: {offset:.2f} s found at {at:.2f} s "
+                                   f"(waveform correlation {alike:.2f})")
             cells.append(f"{ok}/{total} ({100 * ok / total:.0f}%)")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {methods['chroma']}/{methods['landmark']} |")
+
+    if repeats:
+        lines += ["", f"Misses in the right track at another place ({len(repeats)}): " + "; ".join(repeats) + "."]
 
     # False matches: each track's excerpts against an index of the other tracks.
     false = queries = 0
