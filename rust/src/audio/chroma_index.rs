@@ -260,26 +260,11 @@ pub fn verify(slot: u32, reference: &[u32], query: &[u32], offset: i64) -> Optio
     let len = (reference.len() - start_r).min(query.len() - start_q);
     let a = &reference[start_r..start_r + len];
     let b = &query[start_q..start_q + len];
-    let mut errors = 0u64;
-    let mut informative = Vec::with_capacity(len);
-    for (&x, &y) in a.iter().zip(b) {
-        // Silence on either side carries no information about the match.
-        if x == SILENCE_ITEM || y == SILENCE_ITEM {
-            continue;
-        }
-        errors += u64::from((x ^ y).count_ones());
-        informative.push(y);
-    }
-    let used = informative.len();
-    // Low variety (loops, drones): count distinct query items, not positions.
-    informative.sort_unstable();
-    informative.dedup();
-    let distinct = informative.len();
-    let query_informative = query.iter().filter(|&&x| x != SILENCE_ITEM).count();
-    if distinct < MIN_ITEMS || 2 * used < query_informative {
-        return None;
-    }
-    let ber = errors as f64 / (32.0 * used as f64);
+    let (ber, distinct) = aligned_ber(
+        a.iter().copied().zip(b.iter().copied()),
+        query,
+        &mut Vec::with_capacity(len),
+    )?;
     let threshold = ber_threshold(distinct);
     (ber <= threshold).then_some(ChromaHit {
         slot,
@@ -291,39 +276,51 @@ pub fn verify(slot: u32, reference: &[u32], query: &[u32], offset: i64) -> Optio
     })
 }
 
+/// BER over aligned (reference, query) item pairs and the distinct informative query items,
+/// or `None` when they say too little: silence on either side is skipped (it carries no
+/// information about the match), low variety (loops, drones) counts distinct query items,
+/// not positions, and at least half of the query's informative items must take part.
+fn aligned_ber(
+    pairs: impl Iterator<Item = (u32, u32)>,
+    query: &[u32],
+    informative: &mut Vec<u32>,
+) -> Option<(f64, usize)> {
+    let mut errors = 0u64;
+    informative.clear();
+    for (x, y) in pairs {
+        if x == SILENCE_ITEM || y == SILENCE_ITEM {
+            continue;
+        }
+        errors += u64::from((x ^ y).count_ones());
+        informative.push(y);
+    }
+    let used = informative.len();
+    informative.sort_unstable();
+    informative.dedup();
+    let distinct = informative.len();
+    let query_informative = query.iter().filter(|&&x| x != SILENCE_ITEM).count();
+    if distinct < MIN_ITEMS || 2 * used < query_informative {
+        return None;
+    }
+    Some((errors as f64 / (32.0 * used as f64), distinct))
+}
+
 /// Aligned BER and distinct informative items of `query` along the line on which query item
 /// j meets reference item `start + scale * j` (nearest item; a tempo change found by the
 /// landmarks), under the rules of [`verify`] but without its threshold: the best of the
 /// line and its neighbours one item either side.
 pub fn line_ber(reference: &[u32], query: &[u32], start: f64, scale: f64) -> Option<(f64, usize)> {
-    let query_informative = query.iter().filter(|&&x| x != SILENCE_ITEM).count();
-    let mut best: Option<(f64, usize)> = None;
     let mut informative = Vec::with_capacity(query.len());
+    let mut best: Option<(f64, usize)> = None;
     for shift in -1..=1 {
-        let mut errors = 0u64;
-        informative.clear();
-        for (j, &y) in query.iter().enumerate() {
+        let pairs = query.iter().enumerate().filter_map(|(j, &y)| {
             let k = (start + f64::from(shift) + scale * j as f64).round();
-            if k < 0.0 || k >= reference.len() as f64 {
-                continue;
+            (k >= 0.0 && k < reference.len() as f64).then(|| (reference[k as usize], y))
+        });
+        if let Some((ber, distinct)) = aligned_ber(pairs, query, &mut informative) {
+            if best.is_none_or(|(b, _)| ber < b) {
+                best = Some((ber, distinct));
             }
-            let x = reference[k as usize];
-            if x == SILENCE_ITEM || y == SILENCE_ITEM {
-                continue;
-            }
-            errors += u64::from((x ^ y).count_ones());
-            informative.push(y);
-        }
-        let used = informative.len();
-        informative.sort_unstable();
-        informative.dedup();
-        let distinct = informative.len();
-        if distinct < MIN_ITEMS || 2 * used < query_informative {
-            continue;
-        }
-        let ber = errors as f64 / (32.0 * used as f64);
-        if best.is_none_or(|(b, _)| ber < b) {
-            best = Some((ber, distinct));
         }
     }
     best
