@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use _core::audio::decode::{decode_mono, DecodeInfo, Source};
+use _core::audio::decode::{decode_mono_all, DecodeInfo, Source};
 use _core::FingerprintError;
 
 fn shared() -> PathBuf {
@@ -62,12 +62,7 @@ fn oracle(file: &Path, channels: usize) -> Vec<f32> {
 }
 
 fn ours(bytes: Vec<u8>) -> Result<(DecodeInfo, Vec<f32>), FingerprintError> {
-    let mut all = Vec::new();
-    let info = decode_mono(Source::Bytes(bytes), |_, s| {
-        all.extend_from_slice(s);
-        Ok(true)
-    })?;
-    Ok((info, all))
+    decode_mono_all(Source::Bytes(bytes))
 }
 
 fn snr_db(reference: &[f32], x: &[f32]) -> f64 {

@@ -69,6 +69,17 @@ fn decode_error(info: &DecodeInfo, what: impl std::fmt::Display) -> FingerprintE
     ))
 }
 
+/// [`decode_mono`] of a whole stream into memory: its info and every mono sample (for short
+/// clips and tests; long files should stream through [`decode_mono`]).
+pub fn decode_mono_all(source: Source<'_>) -> Result<(DecodeInfo, Vec<f32>)> {
+    let mut all = Vec::new();
+    let info = decode_mono(source, |_, s| {
+        all.extend_from_slice(s);
+        Ok(true)
+    })?;
+    Ok((info, all))
+}
+
 /// Decode `source`, downmix every packet to mono (the mean of the channels) and hand the
 /// samples, in [-1, 1] at the source rate, to `sink` as they are decoded. `sink` returns
 /// `false` to stop early. Memory stays bounded by one packet.
@@ -290,12 +301,7 @@ mod tests {
     }
 
     fn collect(bytes: Vec<u8>) -> Result<(DecodeInfo, Vec<f32>)> {
-        let mut all = Vec::new();
-        let info = decode_mono(Source::Bytes(bytes), |_, s| {
-            all.extend_from_slice(s);
-            Ok(true)
-        })?;
-        Ok((info, all))
+        decode_mono_all(Source::Bytes(bytes))
     }
 
     #[test]
