@@ -14,6 +14,8 @@ use crate::error::{FingerprintError, Result};
 const TEMPO_CHANGED: f64 = 0.01;
 // Seconds within which a chroma alignment and a landmark line count as the same place.
 const PLACE_TOLERANCE: f64 = 1.0;
+// Nats by which one place must beat another for a preference to count: odds of 100 to 1.
+const DECISIVE: f64 = 4.605_170_185_988_092; // ln(100)
 
 /// One indexed track: what `add` was given (kept so the index can be saved and rebuilt).
 #[derive(Clone, Debug, PartialEq)]
@@ -178,9 +180,9 @@ impl AudioIndex {
     /// matches are preferred (exact offset and BER); landmarks find what chroma cannot
     /// (tempo and pitch changes, heavy noise).
     pub fn query(&self, items: &[u32], landmarks: &[Landmark], top: usize) -> Vec<Match> {
-        let (chroma, marks) = rayon::join(
+        let (chroma, answer) = rayon::join(
             || self.chroma.query(items, |s| self.items(s)),
-            || self.marks.query(landmarks),
+            || self.marks.search(landmarks),
         );
         let informative = items
             .iter()
@@ -191,7 +193,26 @@ impl AudioIndex {
         for h in &chroma {
             by_slot.insert(h.slot, self.chroma_match(h, informative));
         }
-        for h in &marks {
+        // Evidence of the chroma items read along a landmark line (0 when they say nothing).
+        let along = |h: &LandmarkHit| {
+            let start = h.offset * FRAME_SECONDS / ITEM_SECONDS;
+            self.items(h.slot)
+                .and_then(|r| chroma_index::line_ber(r, items, start, h.scale))
+                .map_or(0.0, |(ber, n)| chroma_index::evidence(ber, n).max(0.0))
+        };
+        // One line per track: where the music repeats, landmarks alone can prefer another
+        // copy of the passage, so each verified line is weighed with the chroma items read
+        // along it as well.
+        let mut lines: FxHashMap<u32, (f64, &LandmarkHit)> = FxHashMap::default();
+        for h in &answer.lines {
+            let joint = h.anchor_evidence + along(h);
+            if lines.get(&h.slot).is_none_or(|&(j, _)| joint > j) {
+                lines.insert(h.slot, (joint, h));
+            }
+        }
+        let mut marks: Vec<(f64, &LandmarkHit)> = lines.into_values().collect();
+        marks.sort_by_key(|m| m.1.slot);
+        for (joint, h) in marks {
             let tempo_changed = (h.scale - 1.0).abs() >= TEMPO_CHANGED;
             let replace = match chroma.iter().find(|c| c.slot == h.slot) {
                 None => true,
@@ -206,23 +227,38 @@ impl AudioIndex {
                 // fingerprints come from different spectra: chroma bands, sparse peaks).
                 Some(c) if same_place(h, c) => {
                     tempo_changed && {
-                        let start = h.offset * FRAME_SECONDS / ITEM_SECONDS;
-                        let along = self
-                            .items(h.slot)
-                            .and_then(|r| chroma_index::line_ber(r, items, start, h.scale))
-                            .map_or(0.0, |(ber, n)| chroma_index::evidence(ber, n).max(0.0));
                         let straight = chroma_index::evidence(c.ber, c.informative);
-                        h.anchor_evidence + along > straight + h.unit_evidence.max(0.0)
+                        joint > straight + h.unit_evidence.max(0.0)
                     }
                 }
                 _ if tempo_changed => true,
-                // Both found the track at different places. Music repeats, so a clear chroma
-                // alignment stands; a marginal one (heavy noise can leave a chroma BER just
-                // under the threshold at a wrong offset) yields to a landmark line with
-                // stronger evidence.
+                // Both found the track at different places. Music repeats (a copied bar, a
+                // chorus), and either fingerprint alone can prefer the wrong copy when noise
+                // blurs it. A clear chroma alignment that the items read along the landmark
+                // line fall well short of stands (the items are dense and exactly aligned;
+                // landmark anchor counts of two copies differ by chance). Otherwise each place
+                // is weighed by both fingerprints (its finder's evidence plus the other's at
+                // the same place, measured alike: the best verified line there, or the
+                // tempo-1 line through the chroma offset), and the line must win clearly.
                 Some(c) => {
-                    chroma_index::z_score(c.ber, c.informative) < chroma_index::MARGINAL_Z
-                        && h.evidence > chroma_index::evidence(c.ber, c.informative)
+                    let straight = chroma_index::evidence(c.ber, c.informative);
+                    let decisive = chroma_index::z_score(c.ber, c.informative)
+                        >= chroma_index::MARGINAL_Z
+                        && straight - along(h) >= DECISIVE;
+                    let at_chroma = answer
+                        .lines
+                        .iter()
+                        .filter(|l| l.slot == h.slot && same_place(l, c))
+                        .map(|l| l.anchor_evidence)
+                        .fold(
+                            answer.unit_evidence_at(
+                                h.slot,
+                                c.offset as f64 * ITEM_SECONDS / FRAME_SECONDS,
+                            ),
+                            f64::max,
+                        )
+                        .max(0.0);
+                    !decisive && joint >= straight + at_chroma + DECISIVE
                 }
             };
             if replace {

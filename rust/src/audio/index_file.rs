@@ -13,9 +13,10 @@ use super::landmarks::Landmark;
 use crate::error::{FingerprintError, Result};
 
 const MAGIC: &[u8; 8] = b"FPAUDIX1";
-/// Format version written by this build (2: landmarks from the 4096-point STFT, 46.4 ms
-/// frames; version 1 files hold landmarks of another definition and are refused).
-pub const VERSION: u32 = 2;
+/// Format version written by this build (3: landmark peaks from log-frequency neighbourhoods
+/// and unclipped float samples; versions 1 and 2 hold landmarks of older definitions, which
+/// queries would no longer meet, and are refused).
+pub const VERSION: u32 = 3;
 
 /// Serialise the index's tracks.
 pub fn to_bytes(index: &AudioIndex) -> Vec<u8> {
@@ -86,6 +87,12 @@ pub fn from_bytes(data: &[u8], path: &Path) -> Result<AudioIndex> {
         return Err(bad("not an audio index file (bad magic)".into()));
     }
     let version = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
+    if version < VERSION {
+        return Err(bad(format!(
+            "format version {version} holds landmarks of an older definition; this build \
+             reads version {VERSION}: rebuild the index from the audio"
+        )));
+    }
     if version != VERSION {
         return Err(bad(format!(
             "format version {version}, this build reads {VERSION}"
@@ -229,6 +236,25 @@ mod tests {
             ix.tracks().collect::<Vec<_>>()
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn older_versions_are_refused_with_a_reason() {
+        // A version-2 file (landmarks picked the old way), checksum intact.
+        let mut bytes = to_bytes(&index());
+        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let n = bytes.len() - 4;
+        let crc = crc32fast::hash(&bytes[..n]);
+        bytes[n..].copy_from_slice(&crc.to_le_bytes());
+        let err = from_bytes(&bytes, Path::new("old.fpa"))
+            .err()
+            .expect("refused");
+        assert!(matches!(err, FingerprintError::CorruptIndex { .. }));
+        let text = err.to_string();
+        assert!(
+            text.contains("version 2") && text.contains("rebuild"),
+            "{text}"
+        );
     }
 
     #[test]

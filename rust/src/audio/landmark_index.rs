@@ -81,6 +81,32 @@ pub struct LandmarkHit {
     pub unit_evidence: f64,
 }
 
+/// What a landmark query found: the verified lines, and the matching pairs, so that any other
+/// place (one the chroma items chose) can be weighed by the same evidence.
+pub struct LandmarkAnswer {
+    /// Best line per track (most anchor evidence), most inliers first.
+    pub hits: Vec<LandmarkHit>,
+    /// Every verified line, several per track where the music repeats.
+    pub lines: Vec<LandmarkHit>,
+    pairs: Vec<Pair>,
+}
+
+impl LandmarkAnswer {
+    /// Anchor evidence (as [`LandmarkHit::anchor_evidence`]) of the tempo-1 line that puts
+    /// query frame 0 at reference frame `offset` of track `slot`, read in the same 96-frame
+    /// window the verification uses; negative when the landmarks say nothing for it.
+    pub fn unit_evidence_at(&self, slot: u32, offset: f64) -> f64 {
+        let half = 1.5 * BIN as f64;
+        let window: Vec<Pair> = self
+            .pairs
+            .iter()
+            .filter(|p| p.slot == slot && (p.tr - p.tq - offset).abs() < half)
+            .copied()
+            .collect();
+        line_anchor_evidence(&inliers_on(&window, 1.0, offset), &window)
+    }
+}
+
 /// Inverted index from triplet hash to (track slot, frame, span, pitch).
 #[derive(Default)]
 pub struct LandmarkTable {
@@ -126,8 +152,14 @@ impl LandmarkTable {
         self.postings * std::mem::size_of::<Posting>()
     }
 
-    /// Tracks whose landmarks line up with the query's; best per track, most inliers first.
+    /// Tracks whose landmarks line up with the query's; best per track (most anchor
+    /// evidence), most inliers first.
     pub fn query(&self, query: &[Landmark]) -> Vec<LandmarkHit> {
+        self.search(query).hits
+    }
+
+    /// [`Self::query`], keeping the matching pairs for [`LandmarkAnswer::unit_evidence_at`].
+    pub fn search(&self, query: &[Landmark]) -> LandmarkAnswer {
         let mut pairs: Vec<Pair> = Vec::new();
         for q in query {
             let Some(bucket) = self.table.get(&q.hash) else {
@@ -177,6 +209,7 @@ impl LandmarkTable {
         }
         let share_floor = (MIN_SHARE * query.len() as f64).ceil() as usize;
         let mut best: FxHashMap<u32, LandmarkHit> = FxHashMap::default();
+        let mut lines = Vec::new();
         for (slot, b) in chosen {
             let lo = ((b - 1) * BIN) as f64;
             let hi = ((b + 2) * BIN) as f64;
@@ -186,15 +219,24 @@ impl LandmarkTable {
                 .copied()
                 .collect();
             if let Some(hit) = fit(slot, &window, share_floor) {
-                let better = best.get(&slot).is_none_or(|h| hit.inliers > h.inliers);
+                // Music repeats, so one track can hold several lines; the one with the most
+                // evidence wins (raw inlier counts favour windows crowded with chance pairs).
+                let better = best
+                    .get(&slot)
+                    .is_none_or(|h| hit.anchor_evidence > h.anchor_evidence);
                 if better {
                     best.insert(slot, hit);
                 }
+                lines.push(hit);
             }
         }
         let mut out: Vec<LandmarkHit> = best.into_values().collect();
         out.sort_by(|a, b| b.inliers.cmp(&a.inliers).then(a.slot.cmp(&b.slot)));
-        out
+        LandmarkAnswer {
+            hits: out,
+            lines,
+            pairs,
+        }
     }
 }
 
@@ -405,6 +447,48 @@ mod tests {
         assert!((hits[0].pitch_shift - 1.0).abs() < 0.1);
         t.remove(3, &track);
         assert!(t.query(&q).iter().all(|h| h.slot != 3));
+    }
+
+    #[test]
+    fn repeats_give_several_lines_and_evidence_anywhere() {
+        // Frames 1000..1400 recur at 3000..3400, every other frame with one of its four
+        // landmarks: the query (the first copy) lines up with both, best with the first.
+        let mut track = marks(20_000, 7);
+        let copy: Vec<Landmark> = track
+            .iter()
+            .filter(|m| (1000..1400).contains(&m.frame))
+            .step_by(8)
+            .map(|m| Landmark {
+                frame: m.frame + 2000,
+                ..*m
+            })
+            .collect();
+        track.extend(copy);
+        let mut t = LandmarkTable::new();
+        t.add(0, &track);
+        let q: Vec<Landmark> = track
+            .iter()
+            .filter(|m| (1000..1400).contains(&m.frame))
+            .map(|m| Landmark {
+                frame: m.frame - 1000,
+                ..*m
+            })
+            .collect();
+        let answer = t.search(&q);
+        assert!(
+            (answer.hits[0].offset - 1000.0).abs() < 2.0,
+            "{:?}",
+            answer.hits
+        );
+        assert!(answer.lines.iter().any(|h| (h.offset - 3000.0).abs() < 2.0));
+        let first = answer.unit_evidence_at(0, 1000.0);
+        let second = answer.unit_evidence_at(0, 3000.0);
+        assert!(
+            first > second && second > MIN_ANCHOR_EVIDENCE,
+            "{first} {second}"
+        );
+        assert!(answer.unit_evidence_at(0, 2000.0) < 0.0);
+        assert!(answer.unit_evidence_at(1, 1000.0) < 0.0);
     }
 
     #[test]

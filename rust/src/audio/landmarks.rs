@@ -10,7 +10,10 @@
 //!   frequency difference then give the time-scale and pitch factors.
 //!
 //! Here the peaks come from a 4096-point STFT of the same 11025 Hz signal Chromaprint uses
-//! (hop 512 = 46.4 ms), over 40..3000 Hz. Two choices make them survive heavy noise:
+//! (hop 512 = 46.4 ms), over 40..3000 Hz, read as floats before Chromaprint's int16
+//! quantisation: audio pushed beyond full scale (a DC offset plus loud noise, a gain) would
+//! be clipped there, and clipping spreads distortion over the whole band. Three choices make
+//! the peaks survive heavy noise:
 //! * The long window (2.7 Hz bins) concentrates a sustained partial in one bin while white
 //!   noise spreads evenly, so a partial gains 6 dB over the noise against a 1024-point STFT,
 //!   and the band reaches down to 40 Hz, where much music (bass lines) carries its energy.
@@ -20,6 +23,10 @@
 //!   so the strong ones the reference kept are still there in the query (on the dev corpus
 //!   at 0 dB SNR, 25-70% of a query's peaks are the reference's against 2-35% when every
 //!   neighbourhood maximum was kept).
+//! * The neighbourhood is log-frequency in the bass (+-2 semitones below 440 Hz, +-54 Hz
+//!   above; see `radii`): white noise puts the same power in every bin, so the wide upper
+//!   band holds most of the noise's local maxima, while the bass partials, the loudest and
+//!   most noise-proof part of much music, would otherwise suppress each other.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -40,10 +47,14 @@ pub const FRAME_SECONDS: f64 = FRAME_HOP as f64 / SAMPLE_RATE as f64;
 const LOW_BIN: usize = 15;
 const HIGH_BIN: usize = 1114;
 const BAND: usize = HIGH_BIN - LOW_BIN;
-// A peak candidate is the maximum of its (2 DT + 1) frames x (2 DF + 1) bins neighbourhood
-// (+-139 ms, +-54 Hz; a neighbourhood maximum keeps the peaks spread).
+// A peak candidate is the maximum of its (2 DT + 1) frames x (2 r + 1) bins neighbourhood
+// (+-139 ms; a neighbourhood maximum keeps the peaks spread). The half-width r is
+// +-NEIGHBOUR_SEMITONES in frequency, at least MIN_DF and at most MAX_DF bins (+-8 Hz ..
+// +-54 Hz): see `radii`.
 const DT: usize = 3;
-const DF: usize = 20;
+const NEIGHBOUR_SEMITONES: f64 = 2.0;
+const MIN_DF: usize = 3;
+const MAX_DF: usize = 20;
 /// A candidate is kept when fewer than this many louder candidates lie within
 /// +-[`RANK_FRAMES`] frames (about 8 peaks a second).
 pub const RANK_KEEP: usize = 4;
@@ -85,11 +96,15 @@ pub struct Landmark {
 pub struct PeakPicker {
     fft: Arc<dyn RealToComplex<f32>>,
     window: Vec<f32>,
-    pending: Vec<i16>,
+    // Samples in int16 units (float input is scaled, not clipped).
+    pending: Vec<f32>,
     input: Vec<f32>,
     output: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
-    // Last 2 DT + 1 frames: power (+1) over the band, and its max over +-DF bins.
+    // Neighbourhood half-width in bins for each band bin, and the running-maximum queue.
+    radius: Vec<usize>,
+    queue: VecDeque<usize>,
+    // Last 2 DT + 1 frames: power (+1) over the band, and its max over +-radius bins.
     levels: VecDeque<Vec<f32>>,
     wide: VecDeque<Vec<f32>>,
     // Frames computed, first frame still held, next frame to judge.
@@ -119,6 +134,8 @@ impl PeakPicker {
             scratch: fft.make_scratch_vec(),
             fft,
             window,
+            radius: radii(),
+            queue: VecDeque::with_capacity(2 * MAX_DF + 1),
             pending: Vec::with_capacity(4 * FFT_SIZE),
             levels: VecDeque::with_capacity(2 * DT + 1),
             wide: VecDeque::with_capacity(2 * DT + 1),
@@ -129,15 +146,25 @@ impl PeakPicker {
         }
     }
 
-    /// Feed samples; peaks they complete are appended to [`Self::peaks`].
+    /// Feed int16 samples; peaks they complete are kept for [`Self::finish`].
     pub fn push(&mut self, samples: &[i16]) {
+        self.push_with(samples, f32::from);
+    }
+
+    /// Feed float samples (full scale 1.0, like int16 / 32768); values beyond full scale are
+    /// analysed as they are, where int16 would clip them.
+    pub fn push_f32(&mut self, samples: &[f32]) {
+        self.push_with(samples, |s| s * 32768.0);
+    }
+
+    fn push_with<T: Copy>(&mut self, samples: &[T], scale: impl Fn(T) -> f32) {
         let mut rest = samples;
         while !rest.is_empty() {
             let take = (4 * FFT_SIZE)
                 .saturating_sub(self.pending.len())
-                .max(FRAME_HOP);
-            let take = take.min(rest.len());
-            self.pending.extend_from_slice(&rest[..take]);
+                .max(FRAME_HOP)
+                .min(rest.len());
+            self.pending.extend(rest[..take].iter().map(|&s| scale(s)));
             rest = &rest[take..];
             let mut start = 0;
             while self.pending.len() - start >= FFT_SIZE {
@@ -167,7 +194,7 @@ impl PeakPicker {
     fn frame(&mut self, start: usize) {
         let frame = &self.pending[start..start + FFT_SIZE];
         for ((x, &s), &w) in self.input.iter_mut().zip(frame).zip(&self.window) {
-            *x = f32::from(s) * w;
+            *x = s * w;
         }
         self.fft
             .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
@@ -179,7 +206,7 @@ impl PeakPicker {
             // +1 keeps digital silence finite (log 0) and below any real peak.
             *l = c.re * c.re + c.im * c.im + 1.0;
         }
-        let wide = window_max(&level, DF);
+        let wide = window_max(&level, &self.radius, &mut self.queue);
         self.levels.push_back(level);
         self.wide.push_back(wide);
         self.frames += 1;
@@ -240,9 +267,56 @@ impl PeakPicker {
     }
 }
 
+/// Neighbourhood half-width in bins for each band bin: +-[`NEIGHBOUR_SEMITONES`] in frequency,
+/// clamped to [`MIN_DF`]..=[`MAX_DF`] bins (log-frequency below 440 Hz, +-54 Hz above).
+///
+/// With a fixed +-54 Hz neighbourhood (Wang 2003's rectangle) one bass partial suppresses
+/// everything within an octave or more of it, so the 40-440 Hz range, where much music
+/// carries its energy and its partials that best survive broadband noise, yields a few
+/// candidates a frame against dozens from the band above, where added white noise spreads
+/// the same power per bin over ten times the width. Musical pitch is logarithmic, so the
+/// neighbourhood is too (two semitones keep neighbouring notes of a bass line apart).
+fn radii() -> Vec<usize> {
+    let per_bin = 2f64.powf(NEIGHBOUR_SEMITONES / 12.0) - 1.0;
+    (LOW_BIN..HIGH_BIN)
+        .map(|k| ((k as f64 * per_bin).round() as usize).clamp(MIN_DF, MAX_DF))
+        .collect()
+}
+
+/// Maximum of `x[k - r[k] ..= k + r[k]]` (clipped to the slice) for every k, in O(n); `r`
+/// must be non-decreasing and grow by at most one per bin. Where `r` has reached its last
+/// value (most of the band) van Herk / Gil-Werman running maxima over blocks; below, a
+/// monotone queue, valid because both window ends never move left as k grows.
+fn window_max(x: &[f32], r: &[usize], queue: &mut VecDeque<usize>) -> Vec<f32> {
+    let n = x.len();
+    let Some(&top) = r.last() else {
+        return Vec::new();
+    };
+    let from = r.iter().rposition(|&rk| rk != top).map_or(0, |i| i + 1);
+    let mut out = fixed_window_max(x, top);
+    queue.clear();
+    let mut next = 0;
+    for (k, &rk) in r.iter().enumerate().take(from) {
+        let lo = k.saturating_sub(rk);
+        let hi = (k + rk).min(n - 1);
+        while next <= hi {
+            while queue.back().is_some_and(|&b| x[b] <= x[next]) {
+                queue.pop_back();
+            }
+            queue.push_back(next);
+            next += 1;
+        }
+        while queue.front().is_some_and(|&f| f < lo) {
+            queue.pop_front();
+        }
+        out[k] = x[queue[0]];
+    }
+    out
+}
+
 /// Maximum of `x[k - r ..= k + r]` (clipped to the slice) for every k, in O(n): van Herk /
 /// Gil-Werman running maxima over blocks of 2 r + 1.
-fn window_max(x: &[f32], r: usize) -> Vec<f32> {
+fn fixed_window_max(x: &[f32], r: usize) -> Vec<f32> {
     let n = x.len();
     let w = 2 * r + 1;
     let mut prefix = x.to_vec();
@@ -279,10 +353,12 @@ fn strongest(p: &[Peak]) -> Vec<Peak> {
         while hi < p.len() && p[hi].frame <= c.frame + RANK_FRAMES {
             hi += 1;
         }
+        // Counting stops at RANK_KEEP: most candidates lose early.
         let louder = p[lo..hi]
             .iter()
             .enumerate()
             .filter(|&(j, o)| o.level > c.level || (o.level == c.level && lo + j < i))
+            .take(RANK_KEEP)
             .count();
         if louder < RANK_KEEP {
             out.push(*c);
@@ -372,9 +448,14 @@ impl LandmarkExtractor {
         Self::default()
     }
 
-    /// Feed 11025 Hz mono samples.
+    /// Feed 11025 Hz mono int16 samples.
     pub fn push(&mut self, samples: &[i16]) {
         self.picker.push(samples);
+    }
+
+    /// Feed 11025 Hz mono float samples (full scale 1.0, not clipped).
+    pub fn push_f32(&mut self, samples: &[f32]) {
+        self.picker.push_f32(samples);
     }
 
     /// All landmarks of the audio pushed.
@@ -403,16 +484,30 @@ mod tests {
     #[test]
     fn window_max_equals_naive() {
         let x: Vec<f32> = (0..97).map(|i| ((i * 37) % 23) as f32).collect();
-        for r in [0, 1, 3, 20, 60] {
+        let fixed = |r: usize| vec![r; x.len()];
+        let growing: Vec<usize> = (0..x.len()).map(|k| (k / 5).clamp(1, 12)).collect();
+        for r in [fixed(0), fixed(1), fixed(3), fixed(20), fixed(60), growing] {
             let naive: Vec<f32> = (0..x.len())
                 .map(|k| {
-                    let lo = k.saturating_sub(r);
-                    let hi = (k + r + 1).min(x.len());
+                    let lo = k.saturating_sub(r[k]);
+                    let hi = (k + r[k] + 1).min(x.len());
                     x[lo..hi].iter().copied().fold(f32::MIN, f32::max)
                 })
                 .collect();
-            assert_eq!(window_max(&x, r), naive, "r {r}");
+            assert_eq!(window_max(&x, &r, &mut VecDeque::new()), naive, "{r:?}");
         }
+    }
+
+    #[test]
+    fn neighbourhood_is_log_frequency_in_the_bass() {
+        let r = radii();
+        assert_eq!(r.len(), BAND);
+        assert_eq!(r[0], MIN_DF);
+        assert_eq!(*r.last().unwrap(), MAX_DF);
+        // Window ends never move left (the running maximum relies on it).
+        assert!(r.windows(2).all(|w| w[1] <= w[0] + 1));
+        // 220 Hz (bin 82): two semitones are 10 bins.
+        assert_eq!(r[82 - LOW_BIN], 10);
     }
 
     #[test]
@@ -442,6 +537,31 @@ mod tests {
     #[test]
     fn silence_has_no_peaks() {
         assert!(peaks(&[0; 11025 * 3]).is_empty());
+    }
+
+    #[test]
+    fn float_input_beyond_full_scale_is_not_clipped() {
+        // Four times louder than int16 can hold: as floats the peaks are those of the quiet
+        // signal, where int16 clipping would add harmonics everywhere.
+        let melody = tones(&[(220.0, 8000), (330.0, 8000), (262.0, 8000), (392.0, 8000)]);
+        let quiet: Vec<f32> = melody.iter().map(|&s| f32::from(s) / 32768.0).collect();
+        let loud: Vec<f32> = quiet.iter().map(|&x| 4.0 * x).collect();
+        let of = |x: &[f32]| {
+            let mut p = PeakPicker::new();
+            p.push_f32(x);
+            p.finish()
+        };
+        let (a, b) = (of(&quiet), of(&loud));
+        assert!(!a.is_empty());
+        assert_eq!(a.len(), b.len());
+        for (p, q) in a.iter().zip(&b) {
+            assert_eq!(p.frame, q.frame);
+            assert!((p.pitch - q.pitch).abs() < 1e-3);
+        }
+        // The int16 path reads the same samples as the float path.
+        let mut p = PeakPicker::new();
+        p.push(&melody);
+        assert_eq!(p.finish(), a);
     }
 
     #[test]

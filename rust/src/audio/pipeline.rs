@@ -34,6 +34,9 @@ struct Chain {
     rate: u32,
     fp: Fingerprinter,
     marks: Option<LandmarkExtractor>,
+    // Resampled block, and the same as Chromaprint's int16 (the landmarks read the floats:
+    // input beyond full scale is not clipped for them).
+    fbuf: Vec<f32>,
     buf: Vec<i16>,
     seconds: Option<f64>,
     limit: Option<u64>,
@@ -47,6 +50,7 @@ impl Chain {
             rate: 0,
             fp: Fingerprinter::new(),
             marks: opts.landmarks.then(LandmarkExtractor::new),
+            fbuf: Vec::new(),
             buf: Vec::new(),
             seconds: opts.max_seconds,
             limit: None,
@@ -72,24 +76,28 @@ impl Chain {
             }
         }
         self.taken += mono.len() as u64;
-        self.buf.clear();
+        self.fbuf.clear();
         let r = self.resampler.as_mut().expect("set above");
-        r.push(mono, &mut self.buf)?;
+        r.push(mono, &mut self.fbuf)?;
+        self.feed();
+        Ok(more)
+    }
+
+    /// Pass the resampled block on to the fingerprinters.
+    fn feed(&mut self) {
+        self.buf.clear();
+        self.buf.extend(self.fbuf.iter().map(|&x| to_i16(x)));
         self.fp.push(&self.buf);
         if let Some(m) = self.marks.as_mut() {
-            m.push(&self.buf);
+            m.push_f32(&self.fbuf);
         }
-        Ok(more)
     }
 
     fn finish(mut self) -> Result<AudioFingerprint> {
         if let Some(r) = self.resampler.as_mut() {
-            self.buf.clear();
-            r.finish(&mut self.buf)?;
-            self.fp.push(&self.buf);
-            if let Some(m) = self.marks.as_mut() {
-                m.push(&self.buf);
-            }
+            self.fbuf.clear();
+            r.finish(&mut self.fbuf)?;
+            self.feed();
         }
         let duration = if self.rate == 0 {
             0.0

@@ -1,4 +1,5 @@
-//! Streaming resampling of mono audio to Chromaprint's 11025 Hz int16.
+//! Streaming resampling of mono audio to Chromaprint's 11025 Hz (float; [`to_i16`] makes the
+//! int16 that Chromaprint reads).
 //!
 //! Rates that are whole multiples of 11025 Hz (22050, 44100, 88200 Hz ...) go through a
 //! direct FIR decimator: Chromaprint only looks at 28..3520 Hz, so the anti-alias filter
@@ -126,7 +127,7 @@ impl Decimator {
     }
 
     /// Filter every output whose taps are all in the buffer, up to `limit` outputs in all.
-    fn run(&mut self, out: &mut Vec<i16>, limit: u64) {
+    fn run(&mut self, out: &mut Vec<f32>, limit: u64) {
         let m = self.factor as i64;
         let h = self.half as i64;
         let last = self.start + self.buf.len() as i64 - 1;
@@ -158,7 +159,7 @@ impl Decimator {
                     *a += w * x;
                 }
             }
-            out.extend(self.acc.iter().map(|&y| to_i16(y)));
+            out.extend_from_slice(&self.acc);
             self.next = end;
         }
         let keep = self.next as i64 * m - h;
@@ -183,7 +184,7 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
-/// Converts a stream of mono samples in [-1, 1] at any rate to 11025 Hz int16, without delay:
+/// Converts a stream of mono samples in [-1, 1] at any rate to 11025 Hz, without delay:
 /// output sample i is the signal at time i / 11025 s, and the output length is
 /// ceil(n * 11025 / rate) for n input samples.
 pub struct ToChromaRate {
@@ -243,8 +244,9 @@ impl ToChromaRate {
         (self.consumed * u64::from(SAMPLE_RATE)).div_ceil(u64::from(self.rate))
     }
 
-    /// Resample `input`, appending finished 11025 Hz samples to `out`.
-    pub fn push(&mut self, input: &[f32], out: &mut Vec<i16>) -> Result<()> {
+    /// Resample `input`, appending finished 11025 Hz samples to `out` (unquantised and
+    /// unclipped: [`to_i16`] gives Chromaprint's input).
+    pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<()> {
         self.consumed += input.len() as u64;
         if let Some(d) = self.decimator.as_mut() {
             d.buf.extend_from_slice(input);
@@ -256,7 +258,7 @@ impl ToChromaRate {
     }
 
     /// Flush the filter tail: call once after the last [`Self::push`].
-    pub fn finish(&mut self, out: &mut Vec<i16>) -> Result<()> {
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<()> {
         let expected = self.expected();
         if let Some(d) = self.decimator.as_mut() {
             let pad = d.taps.len() + d.factor;
@@ -268,7 +270,7 @@ impl ToChromaRate {
         self.drain(out, true)
     }
 
-    fn drain(&mut self, out: &mut Vec<i16>, flush: bool) -> Result<()> {
+    fn drain(&mut self, out: &mut Vec<f32>, flush: bool) -> Result<()> {
         let mut start = 0;
         loop {
             let need = self.engine.input_frames_next();
@@ -300,7 +302,7 @@ impl ToChromaRate {
                 fresh.len()
             };
             let keep = &fresh[..fresh.len().min(room)];
-            out.extend(keep.iter().map(|&x| to_i16(x)));
+            out.extend_from_slice(keep);
             self.produced += keep.len() as u64;
             if flush && self.produced >= self.expected() {
                 break;
@@ -330,7 +332,7 @@ pub fn resample(input: &[f32], rate: u32) -> Result<Vec<i16>> {
     let mut out = Vec::with_capacity(input.len() * SAMPLE_RATE as usize / rate as usize + 16);
     r.push(input, &mut out)?;
     r.finish(&mut out)?;
-    Ok(out)
+    Ok(out.into_iter().map(to_i16).collect())
 }
 
 #[cfg(test)]
@@ -373,7 +375,7 @@ mod tests {
             r.push(c, &mut out).unwrap();
         }
         r.finish(&mut out).unwrap();
-        assert_eq!(out, whole);
+        assert_eq!(out.into_iter().map(to_i16).collect::<Vec<_>>(), whole);
     }
 
     #[test]
