@@ -170,3 +170,30 @@ fn chroma_alignment_that_agrees_clearly_better_stands_against_a_repeat() {
     assert_eq!(found[0].method, Method::Chroma, "{found:?}");
     assert_eq!(found[0].offset_items, 100);
 }
+
+#[test]
+fn marginal_chroma_alignment_needs_the_landmarks_to_agree() {
+    // 7.5 bits in 32 differ (BER 0.234 over 81 items): past the threshold (0.259) by less
+    // than one null standard deviation, as two unrelated tracks in one key and style can be.
+    let mut rng = Lcg(5);
+    let reference = items(&mut rng);
+    let track_marks = marks(&mut rng);
+    let q_items: Vec<u32> = reference[500..581]
+        .iter()
+        .enumerate()
+        .map(|(j, &x)| flip(x, 7 + j % 2, &mut rng))
+        .collect();
+    let unrelated = excerpt_marks(&marks(&mut Lcg(99)), 500.0 * ITEM_SECONDS, 10.0, 1.0, 2);
+    let agreeing = excerpt_marks(&track_marks, 500.0 * ITEM_SECONDS, 10.0, 1.0, 2);
+    let index = index(reference, track_marks);
+    // Landmarks that find nothing there: no match.
+    let found = index.query(&q_items, &unrelated, 1);
+    assert!(found.is_empty(), "{found:?}");
+    // Landmarks that agree, or none to ask: the alignment stands.
+    for q_marks in [agreeing, Vec::new()] {
+        let found = index.query(&q_items, &q_marks, 1);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].offset_items, 500, "{found:?}");
+        assert!((found[0].ber - 7.5 / 32.0).abs() < 0.005, "{found:?}");
+    }
+}

@@ -21,4 +21,5 @@ def test_quick_mode_prints_the_tables() -> None:
     assert "| edit | 10 s | 30 s |" in out
     assert "| noise 10 dB | 2/2 (100%) | 2/2 (100%) |" in out, out
     assert "| excerpts and whole tracks vs an index without their track | 6 | 0 |" in out, out
+    assert "| more unedited 10 s excerpts, same | 6 | 0 |" in out, out
     assert "| silence, white/pink noise, pure tone vs the full index | 8 | 0 |" in out, out
