@@ -230,7 +230,9 @@ class AudioIndex:
 
         Each `AudioMatch` has `track_id`, `score`, `offset` (seconds into the track where the
         query starts), `bit_error_rate`, `method` ("chroma" or "landmark"), `time_scale`
-        and `pitch_shift`.
+        and `pitch_shift`. Sources get landmarks; a fingerprint made without
+        `landmarks=True` is matched by chroma alone (no tempo or pitch changes, and
+        alignments near the BER threshold go unchecked by the landmarks).
         """
         if top < 0:
             raise ValueError(f"top must be >= 0, got {top}")
