@@ -32,11 +32,7 @@ pub fn find_duplicates_with(
     method: Method,
     tables: Option<usize>,
 ) -> Result<Pairs> {
-    let n = if code_len == 0 {
-        0
-    } else {
-        codes.len() / code_len
-    };
+    let n = codes.len().checked_div(code_len).unwrap_or(0);
     let use_join = match method {
         Method::Flat => false,
         Method::Mih => true,

@@ -154,7 +154,7 @@ impl Index {
             return self.flat.search(queries, k);
         };
         let cl = self.flat.code_len();
-        if queries.len() % cl != 0 {
+        if !queries.len().is_multiple_of(cl) {
             return self.flat.search(queries, k);
         }
         let rows = mih.knn(&self.flat, queries, k);
@@ -181,7 +181,7 @@ impl Index {
     pub fn range_search(&self, queries: &[u8], max_distance: u32) -> Result<Ranges> {
         match &self.mih {
             Some(mih)
-                if queries.len() % self.flat.code_len() == 0
+                if queries.len().is_multiple_of(self.flat.code_len())
                     && mih.worth_it(max_distance, self.flat.len()) =>
             {
                 Ok(Ranges::from_hits(mih.range_search(

@@ -75,7 +75,7 @@ impl SelfJoin {
     pub fn new(codes: &[u8], code_len: usize, r: u32, tables: Option<usize>) -> Result<SelfJoin> {
         let bits = code_len * 8;
         super::code_len_for_bits(bits)?;
-        if codes.len() % code_len != 0 {
+        if !codes.len().is_multiple_of(code_len) {
             return Err(FingerprintError::invalid(format!(
                 "codes must be a whole number of {code_len}-byte codes, got {} bytes",
                 codes.len()
