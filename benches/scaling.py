@@ -69,22 +69,21 @@ def media(folder: Path, suffixes: tuple, min_items: int) -> List[bytes]:
 
 
 def build_cases(data: Path, most: int, skip: set) -> Dict[str, Tuple[str, Callable[[], Callable[[int], object]]]]:
-    """name -> (work description, factory of `run(threads)`); factories build their inputs
-    from the seed and the data folder, so a spawned process can rebuild the same case."""
+    """name -> (work description, factory of `run(threads)`): media are read here, codes are
+    drawn (from fixed seeds) by the factories, so a spawned process rebuilds the same case."""
     cases: Dict[str, Tuple[str, Callable[[], Callable[[int], object]]]] = {}
     if "images" not in skip:
+        photos = media(data / "images", (".jpg", ".jpeg", ".png"), PER_THREAD[0] * most)
         for algo in ("pdq", "phash"):
             def images(a: str = algo) -> Callable[[int], object]:
-                photos = media(data / "images", (".jpg", ".jpeg", ".png"), PER_THREAD[0] * most)
                 return lambda t: fp.hash_images(photos, a, threads=t)
-            n = len(media(data / "images", (".jpg", ".jpeg", ".png"), PER_THREAD[0] * most))
-            cases[f"hash_images {algo}"] = (f"{n} images", images)
+            cases[f"hash_images {algo}"] = (f"{len(photos)} images", images)
     if "audio" not in skip:
+        tracks = media(data / "audio" / "tracks", (".ogg", ".mp3", ".flac", ".wav"), PER_THREAD[1] * most)
+
         def audio() -> Callable[[int], object]:
-            tracks = media(data / "audio" / "tracks", (".ogg", ".mp3", ".flac", ".wav"), PER_THREAD[1] * most)
             return lambda t: fp.audio_fingerprints(tracks, t)
-        n = len(media(data / "audio" / "tracks", (".ogg", ".mp3", ".flac", ".wav"), PER_THREAD[1] * most))
-        cases["audio_fingerprints"] = (f"{n} tracks", audio)
+        cases["audio_fingerprints"] = (f"{len(tracks)} tracks", audio)
     if "search" not in skip:
         for bits in (256, 64):
             def ours(b: int = bits) -> Callable[[int], object]:

@@ -194,9 +194,7 @@ impl AudioIndex {
             .filter(|c| {
                 landmarks.is_empty()
                     || chroma_index::z_score(c.ber, c.informative) >= chroma_index::MARGINAL_Z
-                    || answer
-                        .unit_evidence_at(c.slot, c.offset as f64 * ITEM_SECONDS / FRAME_SECONDS)
-                        > 0.0
+                    || answer.unit_evidence_at(c.slot, chroma_frame(c)) > 0.0
             })
             .collect();
         let informative = items
@@ -218,16 +216,17 @@ impl AudioIndex {
         // One line per track: where the music repeats, landmarks alone can prefer another
         // copy of the passage, so each verified line is weighed with the chroma items read
         // along it as well.
-        let mut lines: FxHashMap<u32, (f64, &LandmarkHit)> = FxHashMap::default();
+        let mut lines: FxHashMap<u32, (f64, f64, &LandmarkHit)> = FxHashMap::default();
         for h in &answer.lines {
-            let joint = h.anchor_evidence + along(h);
-            if lines.get(&h.slot).is_none_or(|&(j, _)| joint > j) {
-                lines.insert(h.slot, (joint, h));
+            let chroma_along = along(h);
+            let joint = h.anchor_evidence + chroma_along;
+            if lines.get(&h.slot).is_none_or(|&(j, _, _)| joint > j) {
+                lines.insert(h.slot, (joint, chroma_along, h));
             }
         }
-        let mut marks: Vec<(f64, &LandmarkHit)> = lines.into_values().collect();
-        marks.sort_by_key(|m| m.1.slot);
-        for (joint, h) in marks {
+        let mut marks: Vec<(f64, f64, &LandmarkHit)> = lines.into_values().collect();
+        marks.sort_by_key(|m| m.2.slot);
+        for (joint, chroma_along, h) in marks {
             let tempo_changed = (h.scale - 1.0).abs() >= TEMPO_CHANGED;
             let replace = match chroma.iter().find(|c| c.slot == h.slot) {
                 None => true,
@@ -259,19 +258,13 @@ impl AudioIndex {
                     let straight = chroma_index::evidence(c.ber, c.informative);
                     let decisive = chroma_index::z_score(c.ber, c.informative)
                         >= chroma_index::MARGINAL_Z
-                        && straight - along(h) >= DECISIVE;
+                        && straight - chroma_along >= DECISIVE;
                     let at_chroma = answer
                         .lines
                         .iter()
                         .filter(|l| l.slot == h.slot && same_place(l, c))
                         .map(|l| l.anchor_evidence)
-                        .fold(
-                            answer.unit_evidence_at(
-                                h.slot,
-                                c.offset as f64 * ITEM_SECONDS / FRAME_SECONDS,
-                            ),
-                            f64::max,
-                        )
+                        .fold(answer.unit_evidence_at(h.slot, chroma_frame(c)), f64::max)
                         .max(0.0);
                     !decisive && joint >= straight + at_chroma + DECISIVE
                 }
@@ -331,6 +324,11 @@ impl AudioIndex {
             landmarks: h.inliers,
         }
     }
+}
+
+/// The landmark frame of the track where a chroma alignment puts the query's start.
+fn chroma_frame(c: &ChromaHit) -> f64 {
+    c.offset as f64 * ITEM_SECONDS / FRAME_SECONDS
 }
 
 /// Whether a landmark line, read at the middle of its inliers (a tempo change makes a chroma
