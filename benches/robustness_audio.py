@@ -128,7 +128,9 @@ EDITS: Dict[str, Tuple[Edit, float]] = {
 
 
 def fp(x: np.ndarray) -> fingerprint.AudioFingerprint:
-    return fingerprint.audio_fingerprint(np.ascontiguousarray(x, dtype=np.float32), RATE, landmarks=True)
+    """A query's fingerprint, as `AudioIndex.query` makes it from a source."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return fingerprint.audio_fingerprint(x, RATE, landmarks=True, phases=True)
 
 
 def excerpts(

@@ -1,9 +1,13 @@
 //! `AudioIndex` arbitration between its two fingerprints, on synthetic items and landmarks:
 //! which place and method a query is reported at when a chroma alignment and a landmark line
 //! disagree on the tempo (heavy noise can tilt a landmark line) or on the place (music
-//! repeats).
+//! repeats), and which of a track's repeats of a passage a query is placed at.
+
+use std::f64::consts::TAU;
 
 use _core::audio::landmarks::FRAME_SECONDS;
+use _core::audio::pipeline::{self, AudioFingerprint, Options};
+use _core::audio::{chroma, chroma_index, phase};
 use _core::audio::{AudioIndex, Landmark, Method, Track, ITEM_SECONDS};
 
 struct Lcg(u64);
@@ -127,7 +131,7 @@ fn spurious_tempo_line_leaves_a_clear_chroma_alignment() {
         .map(|&x| flip(x, 3, &mut rng))
         .collect();
     let index = index(reference, track_marks);
-    let found = index.query(&q_items, &q_marks, 1);
+    let found = index.query(&q_items, &q_marks, &[], 1);
     assert_eq!(found[0].method, Method::Chroma, "{found:?}");
     assert_eq!(found[0].offset_items, 500);
     assert_eq!(found[0].time_scale, 1.0);
@@ -145,7 +149,7 @@ fn real_tempo_change_goes_to_the_landmark_line() {
         .collect();
     let q_marks = excerpt_marks(&track_marks, 500.0 * ITEM_SECONDS, 10.0, 1.015, 2);
     let index = index(reference, track_marks);
-    let found = index.query(&q_items, &q_marks, 1);
+    let found = index.query(&q_items, &q_marks, &[], 1);
     assert_eq!(found[0].method, Method::Landmark, "{found:?}");
     assert!((found[0].time_scale - 1.015).abs() < 0.005, "{found:?}");
     assert!((found[0].offset_items - 500).abs() <= 1, "{found:?}");
@@ -166,7 +170,7 @@ fn chroma_alignment_that_agrees_clearly_better_stands_against_a_repeat() {
     }
     let q_marks = excerpt_marks(&track_marks, 600.0 * ITEM_SECONDS, 10.0, 1.0, 2);
     let index = index(reference, track_marks);
-    let found = index.query(&passage, &q_marks, 1);
+    let found = index.query(&passage, &q_marks, &[], 1);
     assert_eq!(found[0].method, Method::Chroma, "{found:?}");
     assert_eq!(found[0].offset_items, 100);
 }
@@ -187,13 +191,111 @@ fn marginal_chroma_alignment_needs_the_landmarks_to_agree() {
     let agreeing = excerpt_marks(&track_marks, 500.0 * ITEM_SECONDS, 10.0, 1.0, 2);
     let index = index(reference, track_marks);
     // Landmarks that find nothing there: no match.
-    let found = index.query(&q_items, &unrelated, 1);
+    let found = index.query(&q_items, &unrelated, &[], 1);
     assert!(found.is_empty(), "{found:?}");
     // Landmarks that agree, or none to ask: the alignment stands.
     for q_marks in [agreeing, Vec::new()] {
-        let found = index.query(&q_items, &q_marks, 1);
+        let found = index.query(&q_items, &q_marks, &[], 1);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].offset_items, 500, "{found:?}");
         assert!((found[0].ber - 7.5 / 32.0).abs() < 0.005, "{found:?}");
     }
+}
+
+/// A chord that changes every 0.4 s under a slow tremolo, at 11025 Hz: music-like chroma.
+fn music(seconds: usize, seed: u64) -> Vec<i16> {
+    let notes = [261.6, 293.7, 329.6, 349.2, 392.0, 440.0, 493.9];
+    let mut rng = Lcg(seed);
+    let mut chord = [0.0f64; 3];
+    (0..seconds * 11025)
+        .map(|i| {
+            if i % 4410 == 0 {
+                for c in &mut chord {
+                    *c = notes[(rng.next() % notes.len() as u64) as usize];
+                }
+            }
+            let t = i as f64 / 11025.0;
+            let v: f64 = chord.iter().map(|f| (TAU * f * t).sin()).sum();
+            (v * 6000.0 * (1.0 + 0.3 * (t * 3.0).sin())) as i16
+        })
+        .collect()
+}
+
+fn query_fp(samples: &[i16]) -> AudioFingerprint {
+    let opts = Options {
+        phases: true,
+        ..Options::default()
+    };
+    pipeline::fingerprint_i16(samples, 11025, 1, &opts).unwrap()
+}
+
+#[test]
+fn phase_floor_is_near_zero_at_the_true_place_for_any_cut() {
+    let track = music(30, 7);
+    let reference = chroma::fingerprint(&track);
+    for cut in [0usize, 170, 400, 683, 1000, 1300] {
+        let start = 11025 * 8 + cut;
+        let q = query_fp(&track[start..start + 11025 * 10]);
+        let offset = (start as f64 / 1365.0).round() as i64;
+        let phases = q.phases.as_ref().unwrap();
+        let plain = chroma_index::ber_at(&reference, &q.items, offset)
+            .unwrap()
+            .0;
+        let floor = phase::floor_ber(&reference, &q.items, phases, offset).unwrap();
+        assert!(floor <= plain + 1e-12, "cut {cut}: {floor} > {plain}");
+        assert!(floor < 0.02, "cut {cut}: floor {floor}, plain {plain}");
+    }
+}
+
+/// A track plays a passage, then (after a gap that shifts the item grid) a near-copy of it
+/// with one more voice. Queries cut from the first are found there at every sub-item cut
+/// when they bring their phase copies; by plain BER, some cuts prefer the copy.
+#[test]
+fn phase_copies_tell_a_passage_from_its_near_copy() {
+    let a = music(12, 3);
+    let copy: Vec<i16> = a
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let t = i as f64 / 11025.0;
+            x.saturating_add((900.0 * (TAU * 587.3 * t).sin()) as i16)
+        })
+        .collect();
+    let mut plain_wrong = 0;
+    for gap in [0usize, 341, 683, 1024] {
+        let mut track = a.clone();
+        track.extend(std::iter::repeat_n(0i16, 11025 + gap));
+        track.extend(&copy);
+        let items = chroma::fingerprint(&track);
+        let duration = track.len() as f64 / 11025.0;
+        let mut index = AudioIndex::new();
+        index
+            .add(Track {
+                id: 1,
+                items,
+                landmarks: Vec::new(),
+                duration,
+            })
+            .unwrap();
+        for cut in [0usize, 250, 500, 750, 1000, 1250] {
+            let start = 11025 + cut;
+            let q = query_fp(&track[start..start + 11025 * 8]);
+            let truth = (start as f64 / 1365.0).round() as i64;
+            let found = index.query(&q.items, &[], q.phases.as_ref().unwrap(), 1);
+            assert_eq!(found.len(), 1, "gap {gap} cut {cut}");
+            assert!(
+                (found[0].offset_items - truth).abs() <= 1,
+                "gap {gap} cut {cut}: found at {} not {truth}",
+                found[0].offset_items
+            );
+            let plain = index.query(&q.items, &[], &[], 1);
+            if (plain[0].offset_items - truth).abs() > 1 {
+                plain_wrong += 1;
+            }
+        }
+    }
+    assert!(
+        plain_wrong > 0,
+        "the plain BER never preferred the copy: the test tests nothing"
+    );
 }

@@ -223,6 +223,27 @@ def test_landmarks_round_trip_through_arrays(fps) -> None:
         AudioFingerprint(fp.items, landmarks=np.zeros((3, 3), np.uint32))
 
 
+def test_phase_copies_are_the_audio_cut_later(tracks) -> None:
+    """`phases=True`: row q-1 is the fingerprint of the same 11025 Hz audio cut q/8 of an
+    item (q * 1365 // 8 samples) later; they round-trip through the constructor."""
+    rng = np.random.default_rng(3)
+    pcm = (rng.normal(0, 3000, 11025 * 12)).astype(np.int16)
+    fp = fingerprint.audio_fingerprint(pcm, 11025, phases=True)
+    assert fingerprint.audio_fingerprint(pcm, 11025).phases is None
+    phases = fp.phases
+    assert phases is not None and phases.dtype == np.uint32 and phases.shape[0] == 7
+    for q in range(1, 8):
+        cut = fingerprint.audio_fingerprint(pcm[q * 1365 // 8 :], 11025).items
+        assert np.array_equal(phases[q - 1], cut[: phases.shape[1]]), q
+    assert phases.shape[1] >= len(fp.items) - 1
+    again = AudioFingerprint(fp.items, fp.duration, phases=phases)
+    assert np.array_equal(again.phases, phases)
+    with pytest.raises(ValueError, match="phases"):
+        AudioFingerprint(fp.items, phases=phases[:3])
+    from_file = fingerprint.audio_fingerprint(tracks[0], max_seconds=12, phases=True)
+    assert from_file.phases is not None and from_file.phases.shape[0] == 7
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),

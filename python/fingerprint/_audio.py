@@ -48,12 +48,16 @@ def audio_fingerprint(
     *,
     max_seconds: Optional[float] = None,
     landmarks: bool = False,
+    phases: bool = False,
 ) -> AudioFingerprint:
     """Chromaprint (TEST2) fingerprint of a file path, encoded bytes, or a PCM array.
 
     Arrays are float32 in [-1, 1] or int16, shape (n,) or (n, channels), C-contiguous,
     and need `sample_rate`. `max_seconds` keeps only the start (default: everything).
-    `landmarks=True` also extracts the peak triplets `AudioIndex` uses for tempo and pitch.
+    `landmarks=True` also extracts the peak triplets `AudioIndex` uses for tempo and pitch;
+    `phases=True` the items of the audio cut 1/8 .. 7/8 of an item later, with which
+    `AudioIndex.query` tells a passage from a near-copy of it in the same track (for
+    queries only: seven more Chromaprint passes).
 
     >>> fp = audio_fingerprint("song.ogg")  # doctest: +SKIP
     >>> fp.encode()[:4]  # doctest: +SKIP
@@ -75,16 +79,16 @@ def audio_fingerprint(
         if not source.flags.c_contiguous:
             raise ValueError("sample arrays must be C-contiguous (use np.ascontiguousarray)")
         return audio_fingerprint_pcm(
-            source.reshape(-1), int(sample_rate), channels, max_seconds, landmarks
+            source.reshape(-1), int(sample_rate), channels, max_seconds, landmarks, phases
         )
     if sample_rate is not None:
         raise TypeError("sample_rate applies only to sample arrays")
     if isinstance(source, (bytearray, memoryview)):
         source = bytes(source)
     if isinstance(source, bytes):
-        return audio_fingerprint_file(source, max_seconds, landmarks)
+        return audio_fingerprint_file(source, max_seconds, landmarks, phases)
     if isinstance(source, (str, os.PathLike)):
-        return audio_fingerprint_file(os.fspath(source), max_seconds, landmarks)
+        return audio_fingerprint_file(os.fspath(source), max_seconds, landmarks, phases)
     raise TypeError(
         "source must be a path, bytes, or a float32/int16 numpy array, "
         f"got {type(source).__name__}"
@@ -157,13 +161,15 @@ def compare_audio(
 
 
 def _with_landmarks(
-    fp_or_source: Union[AudioFingerprint, AudioSource], sample_rate: Optional[int]
+    fp_or_source: Union[AudioFingerprint, AudioSource],
+    sample_rate: Optional[int],
+    phases: bool = False,
 ) -> AudioFingerprint:
     if isinstance(fp_or_source, AudioFingerprint):
         if sample_rate is not None:
             raise TypeError("sample_rate applies only to sample arrays")
         return fp_or_source
-    return audio_fingerprint(fp_or_source, sample_rate, landmarks=True)
+    return audio_fingerprint(fp_or_source, sample_rate, landmarks=True, phases=phases)
 
 
 class AudioIndex:
@@ -230,13 +236,14 @@ class AudioIndex:
 
         Each `AudioMatch` has `track_id`, `score`, `offset` (seconds into the track where the
         query starts), `bit_error_rate`, `method` ("chroma" or "landmark"), `time_scale`
-        and `pitch_shift`. Sources get landmarks; a fingerprint made without
+        and `pitch_shift`. Sources get landmarks and phase copies; a fingerprint made without
         `landmarks=True` is matched by chroma alone (no tempo or pitch changes, and
-        alignments near the BER threshold go unchecked by the landmarks).
+        alignments near the BER threshold go unchecked by the landmarks), and one without
+        `phases=True` may be placed at a near-copy of its passage where a track repeats it.
         """
         if top < 0:
             raise ValueError(f"top must be >= 0, got {top}")
-        return self._core.query(_with_landmarks(fp_or_source, sample_rate), top)
+        return self._core.query(_with_landmarks(fp_or_source, sample_rate, phases=True), top)
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the index atomically (temporary file, fsync, rename)."""

@@ -117,11 +117,14 @@ class AudioFingerprint:
         duration: Optional[float] = None,
         algorithm: int = 1,
         landmarks: Optional[npt.NDArray[np.uint32]] = None,
+        phases: Optional[npt.NDArray[np.uint32]] = None,
     ) -> AudioFingerprint: ...
     @property
     def items(self) -> npt.NDArray[np.uint32]: ...
     @property
     def landmarks(self) -> Optional[npt.NDArray[np.uint32]]: ...
+    @property
+    def phases(self) -> Optional[npt.NDArray[np.uint32]]: ...
     @property
     def duration(self) -> float: ...
     @property
@@ -164,7 +167,10 @@ class AudioMatch:
     def span_b(self) -> Tuple[float, float]: ...
 
 def audio_fingerprint_file(
-    source: Union[str, bytes], max_seconds: Optional[float] = None, landmarks: bool = False
+    source: Union[str, bytes],
+    max_seconds: Optional[float] = None,
+    landmarks: bool = False,
+    phases: bool = False,
 ) -> AudioFingerprint: ...
 def audio_fingerprint_pcm(
     samples: Union[npt.NDArray[np.float32], npt.NDArray[np.int16]],
@@ -172,6 +178,7 @@ def audio_fingerprint_pcm(
     channels: int = 1,
     max_seconds: Optional[float] = None,
     landmarks: bool = False,
+    phases: bool = False,
 ) -> AudioFingerprint: ...
 def audio_fingerprint_files(
     sources: Sequence[object],

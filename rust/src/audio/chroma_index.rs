@@ -170,7 +170,8 @@ impl ChromaTable {
         self.postings * std::mem::size_of::<Posting>()
     }
 
-    /// Candidate cells by votes, then verified against `track_items(slot)`; best per track.
+    /// Candidate cells by votes, then verified against `track_items(slot)`: every verified
+    /// place (a track that repeats itself can have several), lowest BER first.
     pub fn query<'a>(
         &self,
         query: &[u32],
@@ -230,50 +231,77 @@ impl ChromaTable {
             }
             chosen.push((s, o));
         }
-        let mut best: FxHashMap<u32, ChromaHit> = FxHashMap::default();
+        // The best offset of each cell; cells whose best offsets come within two items of
+        // each other are one place.
+        let mut out: Vec<ChromaHit> = Vec::new();
         for (slot, o) in chosen {
             let Some(reference) = track_items(slot) else {
                 continue;
             };
-            for offset in o - 2..=o + 2 {
-                if let Some(hit) = verify(slot, reference, query, offset) {
-                    let better = best.get(&slot).is_none_or(|b| hit.ber < b.ber);
-                    if better {
-                        best.insert(slot, hit);
-                    }
-                }
+            let Some(hit) = (o - 2..=o + 2)
+                .filter_map(|offset| verify(slot, reference, query, offset))
+                .min_by(|a, b| a.ber.total_cmp(&b.ber))
+            else {
+                continue;
+            };
+            match out
+                .iter_mut()
+                .find(|h| h.slot == slot && (h.offset - hit.offset).abs() <= 2)
+            {
+                Some(h) if hit.ber < h.ber => *h = hit,
+                Some(_) => {}
+                None => out.push(hit),
             }
         }
-        let mut out: Vec<ChromaHit> = best.into_values().collect();
-        out.sort_by(|a, b| a.ber.total_cmp(&b.ber).then(a.slot.cmp(&b.slot)));
+        out.sort_by(|a, b| {
+            a.ber
+                .total_cmp(&b.ber)
+                .then(a.slot.cmp(&b.slot))
+                .then(a.offset.cmp(&b.offset))
+        });
         out
     }
 }
 
 /// Aligned BER of `query` at `offset` in `reference`, if it passes the null-model threshold.
 pub fn verify(slot: u32, reference: &[u32], query: &[u32], offset: i64) -> Option<ChromaHit> {
-    let start_r = offset.max(0) as usize;
-    let start_q = (-offset).max(0) as usize;
-    if start_r >= reference.len() || start_q >= query.len() {
-        return None;
-    }
-    let len = (reference.len() - start_r).min(query.len() - start_q);
-    let a = &reference[start_r..start_r + len];
-    let b = &query[start_q..start_q + len];
-    let (ber, distinct) = aligned_ber(
-        a.iter().copied().zip(b.iter().copied()),
-        query,
-        &mut Vec::with_capacity(len),
-    )?;
+    let (ber, distinct) = ber_at(reference, query, offset)?;
     let threshold = ber_threshold(distinct);
-    (ber <= threshold).then_some(ChromaHit {
+    (ber <= threshold).then(|| ChromaHit {
         slot,
         offset,
         ber,
-        len,
+        len: overlap(reference, query, offset).map_or(0, |(_, _, n)| n),
         informative: distinct,
         threshold,
     })
+}
+
+/// Aligned BER and distinct informative items of `query` at `offset` in `reference`, under
+/// [`verify`]'s rules but without its threshold.
+pub fn ber_at(reference: &[u32], query: &[u32], offset: i64) -> Option<(f64, usize)> {
+    let (start_r, start_q, len) = overlap(reference, query, offset)?;
+    let a = &reference[start_r..start_r + len];
+    let b = &query[start_q..start_q + len];
+    aligned_ber(
+        a.iter().copied().zip(b.iter().copied()),
+        query,
+        &mut Vec::with_capacity(len),
+    )
+}
+
+/// Where `query` placed at `offset` overlaps `reference`: both starts and the length.
+fn overlap(reference: &[u32], query: &[u32], offset: i64) -> Option<(usize, usize, usize)> {
+    let start_r = usize::try_from(offset.max(0)).ok()?;
+    let start_q = usize::try_from((-offset).max(0)).ok()?;
+    if start_r >= reference.len() || start_q >= query.len() {
+        return None;
+    }
+    Some((
+        start_r,
+        start_q,
+        (reference.len() - start_r).min(query.len() - start_q),
+    ))
 }
 
 /// BER over aligned (reference, query) item pairs and the distinct informative query items,

@@ -7,6 +7,7 @@ use super::chroma::ITEM_SECONDS;
 use super::chroma_index::{self, ChromaHit, ChromaTable};
 use super::landmark_index::{LandmarkHit, LandmarkTable};
 use super::landmarks::{Landmark, FRAME_SECONDS};
+use super::phase;
 use crate::error::{FingerprintError, Result};
 
 // Landmark time scales further than this from 1 count as a tempo change (1%: below it the
@@ -178,8 +179,15 @@ impl AudioIndex {
 
     /// Up to `top` tracks the query comes from, best first; one match per track. Chroma
     /// matches are preferred (exact offset and BER); landmarks find what chroma cannot
-    /// (tempo and pitch changes, heavy noise).
-    pub fn query(&self, items: &[u32], landmarks: &[Landmark], top: usize) -> Vec<Match> {
+    /// (tempo and pitch changes, heavy noise). `phases` (the query's sub-item phase copies,
+    /// or empty) choose between places where a track repeats the passage.
+    pub fn query(
+        &self,
+        items: &[u32],
+        landmarks: &[Landmark],
+        phases: &[Vec<u32>],
+        top: usize,
+    ) -> Vec<Match> {
         let (chroma, answer) = rayon::join(
             || self.chroma.query(items, |s| self.items(s)),
             || self.marks.search(landmarks),
@@ -202,6 +210,7 @@ impl AudioIndex {
             .filter(|&&x| x != super::chroma::SILENCE_ITEM)
             .count()
             .max(1);
+        let chroma = self.one_place_per_track(chroma, items, phases);
         let mut by_slot: FxHashMap<u32, Match> = FxHashMap::default();
         for h in &chroma {
             by_slot.insert(h.slot, self.chroma_match(h, informative));
@@ -281,6 +290,45 @@ impl AudioIndex {
                 .then(a.id.cmp(&b.id))
         });
         out.truncate(top);
+        out
+    }
+
+    /// The chroma alignment kept for each track: the lowest BER, or where the track repeats
+    /// the passage (several verified places) and the query brings its phase copies, the
+    /// lowest BER with the query's phase error removed ([`phase::floor_ber`]): the plain BER
+    /// of a clean excerpt is mostly that phase error, enough to prefer a near-copy.
+    fn one_place_per_track(
+        &self,
+        hits: Vec<ChromaHit>,
+        items: &[u32],
+        phases: &[Vec<u32>],
+    ) -> Vec<ChromaHit> {
+        let mut places: FxHashMap<u32, Vec<ChromaHit>> = FxHashMap::default();
+        for h in hits {
+            places.entry(h.slot).or_default().push(h);
+        }
+        let mut out: Vec<ChromaHit> = places
+            .into_values()
+            .filter_map(|mut p| {
+                let floor = |h: &ChromaHit| {
+                    self.items(h.slot)
+                        .and_then(|r| phase::floor_ber(r, items, phases, h.offset))
+                        .unwrap_or(h.ber)
+                };
+                if p.len() > 1 && !phases.is_empty() {
+                    let floors: Vec<f64> = p.iter().map(floor).collect();
+                    let best = (0..p.len()).min_by(|&a, &b| {
+                        floors[a]
+                            .total_cmp(&floors[b])
+                            .then(p[a].ber.total_cmp(&p[b].ber))
+                    })?;
+                    Some(p.swap_remove(best))
+                } else {
+                    p.into_iter().min_by(|a, b| a.ber.total_cmp(&b.ber))
+                }
+            })
+            .collect();
+        out.sort_by_key(|h| h.slot);
         out
     }
 

@@ -14,6 +14,7 @@ pub mod landmark_index;
 pub mod landmarks;
 pub mod ogg;
 pub mod opus;
+pub mod phase;
 pub mod pipeline;
 pub mod resample;
 pub mod simhash;

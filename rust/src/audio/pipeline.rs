@@ -3,6 +3,7 @@
 use super::chroma::{Fingerprinter, ALGORITHM_TEST2};
 use super::decode::{decode_mono, Source};
 use super::landmarks::{Landmark, LandmarkExtractor};
+use super::phase::PhaseFingerprinter;
 use super::resample::{to_i16, ToChromaRate};
 use crate::error::{FingerprintError, Result};
 
@@ -17,6 +18,9 @@ pub struct AudioFingerprint {
     pub algorithm: u8,
     /// Landmark triplets of the same audio, when asked for ([`Options::landmarks`]).
     pub landmarks: Option<Vec<Landmark>>,
+    /// Items of the same audio cut 1/8, 2/8, .. 7/8 of an item later, when asked for
+    /// ([`Options::phases`]; see [`super::phase`]).
+    pub phases: Option<Vec<Vec<u32>>>,
 }
 
 /// Options for fingerprinting.
@@ -26,6 +30,9 @@ pub struct Options {
     pub max_seconds: Option<f64>,
     /// Also extract landmark triplets (for `AudioIndex`; about doubles the cost).
     pub landmarks: bool,
+    /// Also fingerprint the sub-item phase copies (for `AudioIndex` queries; seven more
+    /// Chromaprint passes over the resampled audio).
+    pub phases: bool,
 }
 
 /// Feeds mono samples at a source rate through the resampler into the fingerprinter.
@@ -34,6 +41,7 @@ struct Chain {
     rate: u32,
     fp: Fingerprinter,
     marks: Option<LandmarkExtractor>,
+    phases: Option<PhaseFingerprinter>,
     // Resampled block, and the same as Chromaprint's int16 (the landmarks read the floats:
     // input beyond full scale is not clipped for them).
     fbuf: Vec<f32>,
@@ -50,6 +58,7 @@ impl Chain {
             rate: 0,
             fp: Fingerprinter::new(),
             marks: opts.landmarks.then(LandmarkExtractor::new),
+            phases: opts.phases.then(PhaseFingerprinter::new),
             fbuf: Vec::new(),
             buf: Vec::new(),
             seconds: opts.max_seconds,
@@ -88,6 +97,9 @@ impl Chain {
         self.buf.clear();
         self.buf.extend(self.fbuf.iter().map(|&x| to_i16(x)));
         self.fp.push(&self.buf);
+        if let Some(p) = self.phases.as_mut() {
+            p.push(&self.buf);
+        }
         if let Some(m) = self.marks.as_mut() {
             m.push_f32(&self.fbuf);
         }
@@ -109,6 +121,7 @@ impl Chain {
             duration,
             algorithm: ALGORITHM_TEST2,
             landmarks: self.marks.map(LandmarkExtractor::finish),
+            phases: self.phases.map(PhaseFingerprinter::finish),
         })
     }
 }
@@ -171,8 +184,12 @@ pub fn fingerprint_i16(
     }
     let mut fp = Fingerprinter::new();
     let mut marks = opts.landmarks.then(LandmarkExtractor::new);
+    let mut phases = opts.phases.then(PhaseFingerprinter::new);
     if channels == 1 {
         fp.push(&samples[..frames]);
+        if let Some(p) = phases.as_mut() {
+            p.push(&samples[..frames]);
+        }
         if let Some(m) = marks.as_mut() {
             m.push(&samples[..frames]);
         }
@@ -186,6 +203,9 @@ pub fn fingerprint_i16(
                 }),
             );
             fp.push(&mono);
+            if let Some(p) = phases.as_mut() {
+                p.push(&mono);
+            }
             if let Some(m) = marks.as_mut() {
                 m.push(&mono);
             }
@@ -196,6 +216,7 @@ pub fn fingerprint_i16(
         duration: frames as f64 / f64::from(rate),
         algorithm: ALGORITHM_TEST2,
         landmarks: marks.map(LandmarkExtractor::finish),
+        phases: phases.map(PhaseFingerprinter::finish),
     })
 }
 
@@ -254,7 +275,7 @@ mod tests {
         let s = noise(11025 * 12);
         let opts = Options {
             max_seconds: Some(10.0),
-            landmarks: false,
+            ..Options::default()
         };
         let fp = fingerprint_i16(&s, SAMPLE_RATE, 1, &opts).unwrap();
         assert_eq!(fp.items.len(), 59);

@@ -39,14 +39,16 @@ impl PyAudioFingerprint {
     /// Wrap raw items (a 1-D uint32 array); `duration` defaults to the shortest audio that
     /// gives that many items.
     #[new]
-    #[pyo3(signature = (items, duration=None, algorithm=ALGORITHM_TEST2, landmarks=None))]
+    #[pyo3(signature = (items, duration=None, algorithm=ALGORITHM_TEST2, landmarks=None, phases=None))]
     fn new(
         items: PyReadonlyArray1<'_, u32>,
         duration: Option<f64>,
         algorithm: u8,
         landmarks: Option<PyReadonlyArray2<'_, u32>>,
+        phases: Option<PyReadonlyArray2<'_, u32>>,
     ) -> PyResult<Self> {
         let landmarks = landmarks.map(|a| landmarks_from_array(&a)).transpose()?;
+        let phases = phases.map(|a| phases_from_array(&a)).transpose()?;
         let items = items
             .as_slice()
             .map_err(|_| PyValueError::new_err("items must be a C-contiguous 1-D uint32 array"))?;
@@ -65,6 +67,7 @@ impl PyAudioFingerprint {
                 duration,
                 algorithm,
                 landmarks,
+                phases,
             },
         })
     }
@@ -86,6 +89,19 @@ impl PyAudioFingerprint {
             row[1] = m.frame;
             row[2] = u32::from(m.span);
             row[3] = u32::from(m.pitch);
+        }
+        Some(a.into_pyarray(py))
+    }
+
+    /// Items of the same audio cut 1/8, 2/8, .. 7/8 of an item later, as a (7, n) uint32
+    /// array, or None when they were not computed (`audio_fingerprint(..., phases=True)`).
+    #[getter]
+    fn phases<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray2<u32>>> {
+        let copies = self.inner.phases.as_ref()?;
+        let n = copies.iter().map(Vec::len).min().unwrap_or(0);
+        let mut a = Array2::<u32>::zeros((copies.len(), n));
+        for (mut row, items) in a.rows_mut().into_iter().zip(copies) {
+            row.iter_mut().zip(items).for_each(|(r, &x)| *r = x);
         }
         Some(a.into_pyarray(py))
     }
@@ -143,6 +159,7 @@ impl PyAudioFingerprint {
                 duration,
                 algorithm,
                 landmarks: None,
+                phases: None,
             },
         })
     }
@@ -151,6 +168,22 @@ impl PyAudioFingerprint {
     fn simhash(&self) -> u32 {
         simhash::simhash(&self.inner.items)
     }
+}
+
+/// Read a (7, n) uint32 array of phase copies (`AudioFingerprint.phases`).
+fn phases_from_array(a: &PyReadonlyArray2<'_, u32>) -> PyResult<Vec<Vec<u32>>> {
+    let want = crate::audio::phase::PHASES - 1;
+    if a.shape()[0] != want {
+        return Err(PyValueError::new_err(format!(
+            "phases must have shape ({want}, n), got {:?}",
+            a.shape()
+        )));
+    }
+    Ok(a.as_array()
+        .rows()
+        .into_iter()
+        .map(|r| r.to_vec())
+        .collect())
 }
 
 /// Read an (n, 4) uint32 array of (hash, frame, span, pitch) rows.
@@ -259,14 +292,18 @@ fn span(start: usize, len: usize) -> (f64, f64) {
 
 /// Fingerprint a path (`str`) or an encoded file (`bytes`).
 #[pyfunction]
-#[pyo3(signature = (source, max_seconds=None, landmarks=false))]
+#[pyo3(signature = (source, max_seconds=None, landmarks=false, phases=false))]
 pub fn audio_fingerprint_file(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     max_seconds: Option<f64>,
     landmarks: bool,
+    phases: bool,
 ) -> PyResult<PyAudioFingerprint> {
-    let opts = options(max_seconds, landmarks)?;
+    let opts = Options {
+        phases,
+        ..options(max_seconds, landmarks)?
+    };
     let inner = if let Ok(s) = source.cast::<PyString>() {
         let path = PathBuf::from(s.to_str()?);
         detach(py, || {
@@ -285,7 +322,7 @@ pub fn audio_fingerprint_file(
 
 /// Fingerprint interleaved PCM: a C-contiguous 1-D float32 (in [-1, 1]) or int16 array.
 #[pyfunction]
-#[pyo3(signature = (samples, sample_rate, channels=1, max_seconds=None, landmarks=false))]
+#[pyo3(signature = (samples, sample_rate, channels=1, max_seconds=None, landmarks=false, phases=false))]
 pub fn audio_fingerprint_pcm(
     py: Python<'_>,
     samples: &Bound<'_, PyAny>,
@@ -293,8 +330,12 @@ pub fn audio_fingerprint_pcm(
     channels: usize,
     max_seconds: Option<f64>,
     landmarks: bool,
+    phases: bool,
 ) -> PyResult<PyAudioFingerprint> {
-    let opts = options(max_seconds, landmarks)?;
+    let opts = Options {
+        phases,
+        ..options(max_seconds, landmarks)?
+    };
     let contiguous = || PyValueError::new_err("sample arrays must be C-contiguous and 1-D");
     let inner = if let Ok(a) = samples.extract::<PyReadonlyArray1<'_, f32>>() {
         let s = a.as_slice().map_err(|_| contiguous())?;
@@ -388,6 +429,7 @@ fn options(max_seconds: Option<f64>, landmarks: bool) -> PyResult<Options> {
     Ok(Options {
         max_seconds,
         landmarks,
+        phases: false,
     })
 }
 
@@ -533,7 +575,8 @@ impl PyAudioIndex {
     ) -> PyResult<Vec<PyAudioMatch>> {
         let f = &fp.inner;
         let marks: &[Landmark] = f.landmarks.as_deref().unwrap_or(&[]);
-        let found = detach(py, || Ok(self.read().query(&f.items, marks, top)))?;
+        let phases: &[Vec<u32>] = f.phases.as_deref().unwrap_or(&[]);
+        let found = detach(py, || Ok(self.read().query(&f.items, marks, phases, top)))?;
         Ok(found.into_iter().map(PyAudioMatch::from_index).collect())
     }
 
