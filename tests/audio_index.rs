@@ -265,6 +265,7 @@ fn phase_copies_tell_a_passage_from_its_near_copy() {
     for gap in [0usize, 341, 683, 1024] {
         let mut track = a.clone();
         track.extend(std::iter::repeat_n(0i16, 11025 + gap));
+        let copy_at = track.len();
         track.extend(&copy);
         let items = chroma::fingerprint(&track);
         let duration = track.len() as f64 / 11025.0;
@@ -287,6 +288,16 @@ fn phase_copies_tell_a_passage_from_its_near_copy() {
                 (found[0].offset_items - truth).abs() <= 1,
                 "gap {gap} cut {cut}: found at {} not {truth}",
                 found[0].offset_items
+            );
+            // The copy verifies too, and is reported as a repeat.
+            let there = ((copy_at + start) as f64 / 1365.0).round();
+            assert!(
+                found[0]
+                    .repeats
+                    .iter()
+                    .any(|&r| (r / ITEM_SECONDS - there).abs() <= 1.5),
+                "gap {gap} cut {cut}: repeats {:?}",
+                found[0].repeats
             );
             let plain = index.query(&q.items, &[], &[], 1);
             if (plain[0].offset_items - truth).abs() > 1 {

@@ -100,6 +100,28 @@ def test_sub_item_shifts_and_noise(index: AudioIndex, tracks, clip_pcm) -> None:
         assert abs(m[0].offset - (40 + start)) <= 1.5 * ITEM, (start, m[0])
 
 
+def test_repeated_passage_is_reported(clip_pcm) -> None:
+    """A track that plays the same 30 s twice: a query from either copy is found at one of
+    them, and `repeats` names the other; a track without repeats reports none."""
+    mono, rate = clip_pcm
+    gap = np.zeros(int(2.3 * rate), np.float32)
+    twice = np.concatenate([mono, gap, mono])
+    ix = AudioIndex()
+    ix.add(1, twice, sample_rate=rate)
+    ix.add(2, mono, sample_rate=rate)
+    second = (len(mono) + len(gap)) / rate
+    for start in (4.0, 12.3):
+        m = ix.query(excerpt(mono, rate, start, 10), sample_rate=rate, top=2)
+        by_id = {x.track_id: x for x in m}
+        assert set(by_id) == {1, 2}
+        places = sorted([by_id[1].offset, *by_id[1].repeats])
+        assert len(places) == 2, by_id[1]
+        assert abs(places[0] - start) <= 1.5 * ITEM and abs(places[1] - second - start) <= 1.5 * ITEM
+        assert by_id[2].repeats == [] and abs(by_id[2].offset - start) <= 1.5 * ITEM
+    whole = fingerprint.audio_fingerprint(mono, rate)
+    assert fingerprint.compare_audio(whole, whole).repeats == []
+
+
 def test_tempo_and_pitch_found_by_landmarks(index: AudioIndex, tracks, clip_pcm) -> None:
     """Resampling by 4% changes tempo and pitch together (+0.68 semitone): chroma fails."""
     from scipy.signal import resample_poly

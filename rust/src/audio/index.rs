@@ -74,6 +74,9 @@ pub struct Match {
     pub pitch_shift: f64,
     /// Consistent triplets (landmark matches; 0 for chroma).
     pub landmarks: usize,
+    /// Seconds into the track of the other places where the chroma items also verified the
+    /// query (the track repeats the passage), in order; empty for most matches.
+    pub repeats: Vec<f64>,
 }
 
 /// The audio index. Tracks live in slots; removed slots stay empty.
@@ -210,6 +213,10 @@ impl AudioIndex {
             .filter(|&&x| x != super::chroma::SILENCE_ITEM)
             .count()
             .max(1);
+        let mut places: FxHashMap<u32, Vec<i64>> = FxHashMap::default();
+        for h in &chroma {
+            places.entry(h.slot).or_default().push(h.offset);
+        }
         let chroma = self.one_place_per_track(chroma, items, phases);
         let mut by_slot: FxHashMap<u32, Match> = FxHashMap::default();
         for h in &chroma {
@@ -282,6 +289,20 @@ impl AudioIndex {
                 by_slot.insert(h.slot, self.landmark_match(h, items, landmarks.len()));
             }
         }
+        for (slot, m) in by_slot.iter_mut() {
+            let mut others: Vec<i64> = places
+                .get(slot)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&o| (o - m.offset_items).abs() > 2)
+                .collect();
+            others.sort_unstable();
+            m.repeats = others
+                .into_iter()
+                .map(|o| o as f64 * ITEM_SECONDS)
+                .collect();
+        }
         let mut out: Vec<Match> = by_slot.into_values().collect();
         out.sort_by(|a, b| {
             b.score
@@ -346,6 +367,7 @@ impl AudioIndex {
             time_scale: 1.0,
             pitch_shift: 0.0,
             landmarks: 0,
+            repeats: Vec::new(),
         }
     }
 
@@ -370,6 +392,7 @@ impl AudioIndex {
             time_scale: h.scale,
             pitch_shift: h.pitch_shift,
             landmarks: h.inliers,
+            repeats: Vec::new(),
         }
     }
 }

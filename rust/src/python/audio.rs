@@ -252,6 +252,9 @@ pub struct PyAudioMatch {
     pitch_shift: f64,
     /// Landmark triplets that line up (0 for chroma matches).
     landmarks: usize,
+    /// Seconds into the track of other places where the query also verified (the track
+    /// repeats the passage; `AudioIndex.query`), in order; empty from `compare_audio`.
+    repeats: Vec<f64>,
 }
 
 #[pymethods]
@@ -457,6 +460,7 @@ pub fn compare_audio(
             time_scale: 1.0,
             pitch_shift: 0.0,
             landmarks: 0,
+            repeats: Vec::new(),
         },
         None => PyAudioMatch {
             score: 0.0,
@@ -471,6 +475,7 @@ pub fn compare_audio(
             time_scale: 1.0,
             pitch_shift: 0.0,
             landmarks: 0,
+            repeats: Vec::new(),
         },
     })
 }
@@ -492,6 +497,7 @@ impl PyAudioMatch {
             time_scale: m.time_scale,
             pitch_shift: m.pitch_shift,
             landmarks: m.landmarks,
+            repeats: m.repeats,
         }
     }
 }
