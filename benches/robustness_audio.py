@@ -195,8 +195,10 @@ def run(
                 elif found and found[0].track_id == track:
                     at = found[0].offset_items * ITEM
                     alike = similarity(audio[track], offset, at, length)
+                    named = any(abs(r - offset) <= 1.5 * ITEM for r in found[0].repeats)
                     repeats.append(f"{name} {length:g} s, track {track}: {offset:.2f} s found at {at:.2f} s "
-                                   f"(waveform correlation {alike:.2f})")
+                                   f"(waveform correlation {alike:.2f}"
+                                   f"{'; the right place is among its repeats' if named else ''})")
             cells.append(f"{ok}/{total} ({100 * ok / total:.0f}%)")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {methods['chroma']}/{methods['landmark']} |")
 

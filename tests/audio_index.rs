@@ -237,11 +237,11 @@ fn phase_floor_is_near_zero_at_the_true_place_for_any_cut() {
         let start = 11025 * 8 + cut;
         let q = query_fp(&track[start..start + 11025 * 10]);
         let offset = (start as f64 / 1365.0).round() as i64;
-        let phases = q.phases.as_ref().unwrap();
+        let phases = phase::copies(q.head.as_ref().unwrap());
         let plain = chroma_index::ber_at(&reference, &q.items, offset)
             .unwrap()
             .0;
-        let floor = phase::floor_ber(&reference, &q.items, phases, offset).unwrap();
+        let floor = phase::floor_ber(&reference, &q.items, &phases, offset).unwrap();
         assert!(floor <= plain + 1e-12, "cut {cut}: {floor} > {plain}");
         assert!(floor < 0.02, "cut {cut}: floor {floor}, plain {plain}");
     }
@@ -282,7 +282,7 @@ fn phase_copies_tell_a_passage_from_its_near_copy() {
             let start = 11025 + cut;
             let q = query_fp(&track[start..start + 11025 * 8]);
             let truth = (start as f64 / 1365.0).round() as i64;
-            let found = index.query(&q.items, &[], q.phases.as_ref().unwrap(), 1);
+            let found = index.query(&q.items, &[], q.head.as_ref().unwrap(), 1);
             assert_eq!(found.len(), 1, "gap {gap} cut {cut}");
             assert!(
                 (found[0].offset_items - truth).abs() <= 1,

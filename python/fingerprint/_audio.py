@@ -55,9 +55,9 @@ def audio_fingerprint(
     Arrays are float32 in [-1, 1] or int16, shape (n,) or (n, channels), C-contiguous,
     and need `sample_rate`. `max_seconds` keeps only the start (default: everything).
     `landmarks=True` also extracts the peak triplets `AudioIndex` uses for tempo and pitch;
-    `phases=True` the items of the audio cut 1/8 .. 7/8 of an item later, with which
-    `AudioIndex.query` tells a passage from a near-copy of it in the same track (for
-    queries only: seven more Chromaprint passes).
+    `phases=True` keeps the first 30 s of the 11025 Hz audio (up to 662 KB) so that
+    `AudioIndex.query` can make the items of the audio cut 1/8 .. 7/8 of an item later,
+    when a track repeats the passage, to tell it from a near-copy (`.phases` shows them).
 
     >>> fp = audio_fingerprint("song.ogg")  # doctest: +SKIP
     >>> fp.encode()[:4]  # doctest: +SKIP

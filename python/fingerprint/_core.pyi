@@ -117,7 +117,6 @@ class AudioFingerprint:
         duration: Optional[float] = None,
         algorithm: int = 1,
         landmarks: Optional[npt.NDArray[np.uint32]] = None,
-        phases: Optional[npt.NDArray[np.uint32]] = None,
     ) -> AudioFingerprint: ...
     @property
     def items(self) -> npt.NDArray[np.uint32]: ...

@@ -182,13 +182,14 @@ impl AudioIndex {
 
     /// Up to `top` tracks the query comes from, best first; one match per track. Chroma
     /// matches are preferred (exact offset and BER); landmarks find what chroma cannot
-    /// (tempo and pitch changes, heavy noise). `phases` (the query's sub-item phase copies,
-    /// or empty) choose between places where a track repeats the passage.
+    /// (tempo and pitch changes, heavy noise). `head` (the query's first samples at
+    /// 11025 Hz, [`super::pipeline::AudioFingerprint::head`], or empty) chooses between
+    /// places where a track repeats the passage.
     pub fn query(
         &self,
         items: &[u32],
         landmarks: &[Landmark],
-        phases: &[Vec<u32>],
+        head: &[i16],
         top: usize,
     ) -> Vec<Match> {
         let (chroma, answer) = rayon::join(
@@ -217,7 +218,7 @@ impl AudioIndex {
         for h in &chroma {
             places.entry(h.slot).or_default().push(h.offset);
         }
-        let chroma = self.one_place_per_track(chroma, items, phases);
+        let chroma = self.one_place_per_track(chroma, items, head);
         let mut by_slot: FxHashMap<u32, Match> = FxHashMap::default();
         for h in &chroma {
             by_slot.insert(h.slot, self.chroma_match(h, informative));
@@ -315,40 +316,42 @@ impl AudioIndex {
     }
 
     /// The chroma alignment kept for each track: the lowest BER, or where the track repeats
-    /// the passage (several verified places) and the query brings its phase copies, the
-    /// lowest BER with the query's phase error removed ([`phase::floor_ber`]): the plain BER
-    /// of a clean excerpt is mostly that phase error, enough to prefer a near-copy.
+    /// the passage (several verified places) and the query brings its head, the lowest BER
+    /// with the query's phase error removed ([`phase::floor_ber`]): the plain BER of a clean
+    /// excerpt is mostly that phase error, enough to prefer a near-copy. The phase copies
+    /// are made once, and only when some track needs them.
     fn one_place_per_track(
         &self,
         hits: Vec<ChromaHit>,
         items: &[u32],
-        phases: &[Vec<u32>],
+        head: &[i16],
     ) -> Vec<ChromaHit> {
         let mut places: FxHashMap<u32, Vec<ChromaHit>> = FxHashMap::default();
         for h in hits {
             places.entry(h.slot).or_default().push(h);
         }
-        let mut out: Vec<ChromaHit> = places
-            .into_values()
-            .filter_map(|mut p| {
-                let floor = |h: &ChromaHit| {
+        let mut phases: Option<Vec<Vec<u32>>> = None;
+        let mut out = Vec::with_capacity(places.len());
+        for (_, mut p) in places {
+            let lowest = |a: &ChromaHit, b: &ChromaHit| a.ber.total_cmp(&b.ber);
+            if p.len() == 1 || head.is_empty() {
+                out.extend(p.into_iter().min_by(lowest));
+                continue;
+            }
+            let copies = phases.get_or_insert_with(|| phase::copies(head));
+            let floors: Vec<f64> = p
+                .iter()
+                .map(|h| {
                     self.items(h.slot)
-                        .and_then(|r| phase::floor_ber(r, items, phases, h.offset))
+                        .and_then(|r| phase::floor_ber(r, items, copies, h.offset))
                         .unwrap_or(h.ber)
-                };
-                if p.len() > 1 && !phases.is_empty() {
-                    let floors: Vec<f64> = p.iter().map(floor).collect();
-                    let best = (0..p.len()).min_by(|&a, &b| {
-                        floors[a]
-                            .total_cmp(&floors[b])
-                            .then(p[a].ber.total_cmp(&p[b].ber))
-                    })?;
-                    Some(p.swap_remove(best))
-                } else {
-                    p.into_iter().min_by(|a, b| a.ber.total_cmp(&b.ber))
-                }
-            })
-            .collect();
+                })
+                .collect();
+            let best = (0..p.len())
+                .min_by(|&a, &b| floors[a].total_cmp(&floors[b]).then(lowest(&p[a], &p[b])))
+                .expect("a place");
+            out.push(p.swap_remove(best));
+        }
         out.sort_by_key(|h| h.slot);
         out
     }

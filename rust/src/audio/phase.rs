@@ -12,7 +12,7 @@
 //! the copy's changes) is left. Eighths, not quarters: music whose chroma changes abruptly
 //! gives lopsided Vs, which a coarser fit extrapolates too far.
 
-use super::chroma::{Fingerprinter, SAMPLE_RATE};
+use super::chroma::{fingerprint, SAMPLE_RATE};
 use super::chroma_index;
 use super::spectrum::HOP;
 
@@ -23,57 +23,32 @@ pub const PHASES: usize = 8;
 /// apart, and a bound on the cost of long queries (seven Chromaprint passes).
 pub const SECONDS: usize = 30;
 
+/// Samples (at 11025 Hz) of a query's start that [`copies`] reads: [`SECONDS`] for every
+/// copy after its cut.
+pub const HEAD: usize = SECONDS * SAMPLE_RATE as usize + HOP;
+
 /// Samples (at 11025 Hz) the `q`-th phase copy drops from the start of the query.
 pub fn skip(q: usize) -> usize {
     q * HOP / PHASES
 }
 
-/// Fingerprints the phase copies of a stream of 11025 Hz samples alongside the main one.
-pub struct PhaseFingerprinter {
-    // Per copy: samples still to drop, samples still to take, its fingerprinter.
-    copies: Vec<(usize, usize, Fingerprinter)>,
-}
-
-impl Default for PhaseFingerprinter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl PhaseFingerprinter {
-    /// Copies 1 .. [`PHASES`], each still to drop its [`skip`] samples.
-    pub fn new() -> Self {
-        let take = SECONDS * SAMPLE_RATE as usize;
-        Self {
-            copies: (1..PHASES)
-                .map(|q| (skip(q), take, Fingerprinter::new()))
-                .collect(),
-        }
-    }
-
-    /// Push the next samples of the stream.
-    pub fn push(&mut self, samples: &[i16]) {
-        for (drop, take, fp) in &mut self.copies {
-            let from = (*drop).min(samples.len());
-            *drop -= from;
-            let n = (*take).min(samples.len() - from);
-            *take -= n;
-            fp.push(&samples[from..from + n]);
-        }
-    }
-
-    /// The items of each copy, phase 1 first.
-    pub fn finish(self) -> Vec<Vec<u32>> {
-        self.copies
-            .into_iter()
-            .map(|(_, _, fp)| fp.into_items())
-            .collect()
-    }
+/// The items of the phase copies of `head` (the query's first [`HEAD`] samples at
+/// 11025 Hz, or all of a shorter one), phase 1 first: each cut [`skip`] samples later and
+/// [`SECONDS`] long. Computed only for queries that need them (a track that repeats the
+/// passage), since they cost seven Chromaprint passes.
+pub fn copies(head: &[i16]) -> Vec<Vec<u32>> {
+    let take = SECONDS * SAMPLE_RATE as usize;
+    (1..PHASES)
+        .map(|q| {
+            let from = skip(q).min(head.len());
+            fingerprint(&head[from..head.len().min(from + take)])
+        })
+        .collect()
 }
 
 /// Estimated BER of `items` against `reference` at item `offset` with the phase error
-/// removed: the floor of a V fitted through the phase samples (`phases` from
-/// [`PhaseFingerprinter`]; where they stop short of the query, the query's items are read
+/// removed: the floor of a V fitted through the phase samples (`phases` from [`copies`];
+/// where they stop short of the query, the query's items are read
 /// as far as they go). `None` when fewer than all phases can be aligned there.
 pub fn floor_ber(
     reference: &[u32],
@@ -117,42 +92,28 @@ pub fn floor_ber(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audio::chroma::fingerprint;
 
     #[test]
-    fn copies_are_the_stream_cut_later() {
+    fn copies_are_the_head_cut_later_and_bounded() {
         let mut s = 5u64;
-        let noise: Vec<i16> = (0..11025 * 6)
+        let noise: Vec<i16> = (0..11025 * (SECONDS + 5))
             .map(|_| {
                 s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
                 (s >> 50) as i16
             })
             .collect();
-        let mut p = PhaseFingerprinter::new();
-        for block in noise.chunks(1000) {
-            p.push(block);
-        }
-        let copies = p.finish();
-        assert_eq!(copies.len(), PHASES - 1);
-        for (q, items) in copies.iter().enumerate() {
-            assert_eq!(items, &fingerprint(&noise[skip(q + 1)..]));
-        }
-        // Longer streams: the copies stop after SECONDS.
-        let long: Vec<i16> = noise
-            .iter()
-            .copied()
-            .cycle()
-            .take(11025 * (SECONDS + 5))
-            .collect();
-        let mut p = PhaseFingerprinter::new();
-        for block in long.chunks(4096) {
-            p.push(block);
+        let short = &noise[..11025 * 6];
+        let c = copies(short);
+        assert_eq!(c.len(), PHASES - 1);
+        for (q, items) in c.iter().enumerate() {
+            assert_eq!(items, &fingerprint(&short[skip(q + 1)..]));
         }
         let take = SECONDS * 11025;
-        for (q, items) in p.finish().iter().enumerate() {
+        for (q, items) in copies(&noise[..HEAD]).iter().enumerate() {
             let from = skip(q + 1);
-            assert_eq!(items, &fingerprint(&long[from..from + take]));
+            assert_eq!(items, &fingerprint(&noise[from..from + take]));
         }
+        assert_eq!(copies(&noise[..HEAD]), copies(&noise));
     }
 
     #[test]
@@ -161,9 +122,9 @@ mod tests {
         assert_eq!(floor_ber(&reference, &reference[..50], &[], 0), None);
         let two = vec![reference[..50].to_vec(); 2];
         assert_eq!(floor_ber(&reference, &reference[..50], &two, 0), None);
-        let three = vec![reference[..50].to_vec(); 3];
+        let all = vec![reference[..50].to_vec(); PHASES - 1];
         assert!(
-            floor_ber(&reference, &reference[..50], &three, 0).is_none(),
+            floor_ber(&reference, &reference[..50], &all, 0).is_none(),
             "too little variety"
         );
     }

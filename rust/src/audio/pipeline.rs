@@ -3,7 +3,7 @@
 use super::chroma::{Fingerprinter, ALGORITHM_TEST2};
 use super::decode::{decode_mono, Source};
 use super::landmarks::{Landmark, LandmarkExtractor};
-use super::phase::PhaseFingerprinter;
+use super::phase;
 use super::resample::{to_i16, ToChromaRate};
 use crate::error::{FingerprintError, Result};
 
@@ -18,9 +18,10 @@ pub struct AudioFingerprint {
     pub algorithm: u8,
     /// Landmark triplets of the same audio, when asked for ([`Options::landmarks`]).
     pub landmarks: Option<Vec<Landmark>>,
-    /// Items of the same audio cut 1/8, 2/8, .. 7/8 of an item later, when asked for
-    /// ([`Options::phases`]; see [`super::phase`]).
-    pub phases: Option<Vec<Vec<u32>>>,
+    /// The first [`phase::HEAD`] samples at 11025 Hz (the int16 Chromaprint reads), kept
+    /// when asked for ([`Options::phases`]) so that a query can make its sub-item phase
+    /// copies ([`phase::copies`]) if it needs them.
+    pub head: Option<Vec<i16>>,
 }
 
 /// Options for fingerprinting.
@@ -30,8 +31,8 @@ pub struct Options {
     pub max_seconds: Option<f64>,
     /// Also extract landmark triplets (for `AudioIndex`; about doubles the cost).
     pub landmarks: bool,
-    /// Also fingerprint the sub-item phase copies (for `AudioIndex` queries; seven more
-    /// Chromaprint passes over the resampled audio).
+    /// Also keep the audio's head for sub-item phase copies (for `AudioIndex` queries; up
+    /// to 30 s at 11025 Hz, 662 KB).
     pub phases: bool,
 }
 
@@ -41,7 +42,7 @@ struct Chain {
     rate: u32,
     fp: Fingerprinter,
     marks: Option<LandmarkExtractor>,
-    phases: Option<PhaseFingerprinter>,
+    head: Option<Vec<i16>>,
     // Resampled block, and the same as Chromaprint's int16 (the landmarks read the floats:
     // input beyond full scale is not clipped for them).
     fbuf: Vec<f32>,
@@ -58,7 +59,7 @@ impl Chain {
             rate: 0,
             fp: Fingerprinter::new(),
             marks: opts.landmarks.then(LandmarkExtractor::new),
-            phases: opts.phases.then(PhaseFingerprinter::new),
+            head: opts.phases.then(Vec::new),
             fbuf: Vec::new(),
             buf: Vec::new(),
             seconds: opts.max_seconds,
@@ -97,8 +98,8 @@ impl Chain {
         self.buf.clear();
         self.buf.extend(self.fbuf.iter().map(|&x| to_i16(x)));
         self.fp.push(&self.buf);
-        if let Some(p) = self.phases.as_mut() {
-            p.push(&self.buf);
+        if let Some(h) = self.head.as_mut() {
+            keep_head(h, &self.buf);
         }
         if let Some(m) = self.marks.as_mut() {
             m.push_f32(&self.fbuf);
@@ -121,7 +122,7 @@ impl Chain {
             duration,
             algorithm: ALGORITHM_TEST2,
             landmarks: self.marks.map(LandmarkExtractor::finish),
-            phases: self.phases.map(PhaseFingerprinter::finish),
+            head: self.head,
         })
     }
 }
@@ -184,11 +185,11 @@ pub fn fingerprint_i16(
     }
     let mut fp = Fingerprinter::new();
     let mut marks = opts.landmarks.then(LandmarkExtractor::new);
-    let mut phases = opts.phases.then(PhaseFingerprinter::new);
+    let mut head = opts.phases.then(Vec::new);
     if channels == 1 {
         fp.push(&samples[..frames]);
-        if let Some(p) = phases.as_mut() {
-            p.push(&samples[..frames]);
+        if let Some(h) = head.as_mut() {
+            keep_head(h, &samples[..frames]);
         }
         if let Some(m) = marks.as_mut() {
             m.push(&samples[..frames]);
@@ -203,8 +204,8 @@ pub fn fingerprint_i16(
                 }),
             );
             fp.push(&mono);
-            if let Some(p) = phases.as_mut() {
-                p.push(&mono);
+            if let Some(h) = head.as_mut() {
+                keep_head(h, &mono);
             }
             if let Some(m) = marks.as_mut() {
                 m.push(&mono);
@@ -216,8 +217,14 @@ pub fn fingerprint_i16(
         duration: frames as f64 / f64::from(rate),
         algorithm: ALGORITHM_TEST2,
         landmarks: marks.map(LandmarkExtractor::finish),
-        phases: phases.map(PhaseFingerprinter::finish),
+        head,
     })
+}
+
+/// Append to `head` what it still lacks of [`phase::HEAD`] samples.
+fn keep_head(head: &mut Vec<i16>, samples: &[i16]) {
+    let n = phase::HEAD.saturating_sub(head.len()).min(samples.len());
+    head.extend_from_slice(&samples[..n]);
 }
 
 fn check_layout(len: usize, channels: usize) -> Result<()> {
@@ -283,6 +290,26 @@ mod tests {
         assert_eq!(
             fingerprint_f32(&f, SAMPLE_RATE, 1, &opts).unwrap().items,
             fp.items
+        );
+    }
+
+    #[test]
+    fn head_is_the_start_of_what_chromaprint_reads() {
+        let s = noise(11025 * 40);
+        let opts = Options {
+            phases: true,
+            ..Options::default()
+        };
+        let fp = fingerprint_i16(&s, SAMPLE_RATE, 1, &opts).unwrap();
+        assert_eq!(fp.head.as_deref(), Some(&s[..phase::HEAD]));
+        let f: Vec<f32> = s[..20000].iter().map(|&x| f32::from(x) / 32768.0).collect();
+        let short = fingerprint_f32(&f, SAMPLE_RATE, 1, &opts).unwrap();
+        assert_eq!(short.head.as_deref(), Some(&s[..20000]));
+        assert_eq!(
+            fingerprint_i16(&s, SAMPLE_RATE, 1, &Options::default())
+                .unwrap()
+                .head,
+            None
         );
     }
 

@@ -39,16 +39,14 @@ impl PyAudioFingerprint {
     /// Wrap raw items (a 1-D uint32 array); `duration` defaults to the shortest audio that
     /// gives that many items.
     #[new]
-    #[pyo3(signature = (items, duration=None, algorithm=ALGORITHM_TEST2, landmarks=None, phases=None))]
+    #[pyo3(signature = (items, duration=None, algorithm=ALGORITHM_TEST2, landmarks=None))]
     fn new(
         items: PyReadonlyArray1<'_, u32>,
         duration: Option<f64>,
         algorithm: u8,
         landmarks: Option<PyReadonlyArray2<'_, u32>>,
-        phases: Option<PyReadonlyArray2<'_, u32>>,
     ) -> PyResult<Self> {
         let landmarks = landmarks.map(|a| landmarks_from_array(&a)).transpose()?;
-        let phases = phases.map(|a| phases_from_array(&a)).transpose()?;
         let items = items
             .as_slice()
             .map_err(|_| PyValueError::new_err("items must be a C-contiguous 1-D uint32 array"))?;
@@ -67,7 +65,7 @@ impl PyAudioFingerprint {
                 duration,
                 algorithm,
                 landmarks,
-                phases,
+                head: None,
             },
         })
     }
@@ -93,17 +91,20 @@ impl PyAudioFingerprint {
         Some(a.into_pyarray(py))
     }
 
-    /// Items of the same audio cut 1/8, 2/8, .. 7/8 of an item later, as a (7, n) uint32
-    /// array, or None when they were not computed (`audio_fingerprint(..., phases=True)`).
+    /// Items of the same audio cut 1/8, 2/8, .. 7/8 of an item later (its first 30 s), as a
+    /// (7, n) uint32 array, or None unless made with `audio_fingerprint(..., phases=True)`.
     #[getter]
-    fn phases<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray2<u32>>> {
-        let copies = self.inner.phases.as_ref()?;
+    fn phases<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<u32>>>> {
+        let Some(head) = self.inner.head.as_ref() else {
+            return Ok(None);
+        };
+        let copies = detach(py, || Ok(crate::audio::phase::copies(head)))?;
         let n = copies.iter().map(Vec::len).min().unwrap_or(0);
         let mut a = Array2::<u32>::zeros((copies.len(), n));
-        for (mut row, items) in a.rows_mut().into_iter().zip(copies) {
+        for (mut row, items) in a.rows_mut().into_iter().zip(&copies) {
             row.iter_mut().zip(items).for_each(|(r, &x)| *r = x);
         }
-        Some(a.into_pyarray(py))
+        Ok(Some(a.into_pyarray(py)))
     }
 
     /// Seconds of audio the fingerprint was computed from.
@@ -159,7 +160,7 @@ impl PyAudioFingerprint {
                 duration,
                 algorithm,
                 landmarks: None,
-                phases: None,
+                head: None,
             },
         })
     }
@@ -168,22 +169,6 @@ impl PyAudioFingerprint {
     fn simhash(&self) -> u32 {
         simhash::simhash(&self.inner.items)
     }
-}
-
-/// Read a (7, n) uint32 array of phase copies (`AudioFingerprint.phases`).
-fn phases_from_array(a: &PyReadonlyArray2<'_, u32>) -> PyResult<Vec<Vec<u32>>> {
-    let want = crate::audio::phase::PHASES - 1;
-    if a.shape()[0] != want {
-        return Err(PyValueError::new_err(format!(
-            "phases must have shape ({want}, n), got {:?}",
-            a.shape()
-        )));
-    }
-    Ok(a.as_array()
-        .rows()
-        .into_iter()
-        .map(|r| r.to_vec())
-        .collect())
 }
 
 /// Read an (n, 4) uint32 array of (hash, frame, span, pitch) rows.
@@ -581,8 +566,8 @@ impl PyAudioIndex {
     ) -> PyResult<Vec<PyAudioMatch>> {
         let f = &fp.inner;
         let marks: &[Landmark] = f.landmarks.as_deref().unwrap_or(&[]);
-        let phases: &[Vec<u32>] = f.phases.as_deref().unwrap_or(&[]);
-        let found = detach(py, || Ok(self.read().query(&f.items, marks, phases, top)))?;
+        let head: &[i16] = f.head.as_deref().unwrap_or(&[]);
+        let found = detach(py, || Ok(self.read().query(&f.items, marks, head, top)))?;
         Ok(found.into_iter().map(PyAudioMatch::from_index).collect())
     }
 
