@@ -286,3 +286,34 @@ def test_random_items_excerpt_property(seed: int, n: int, flips: int) -> None:
     assert m and m[0].track_id == t and m[0].offset_items == start
     fresh = rng.integers(0, 2**32, n, dtype=np.uint32)
     assert ix.query(AudioFingerprint(fresh)) == []
+
+
+def test_query_many_matches_query_and_isolates_bad_items(
+    shared_data: Path, index: AudioIndex, tracks, fps, tmp_path: Path
+) -> None:
+    """Each item's matches equal `query` on it; a corrupt file, a missing path and a wrong
+    type are their items' errors; fingerprints are queried as they are."""
+    clips = [shared_data / "audio" / r["path"] for r in manifest(shared_data) if r["role"] == "clip"]
+    corrupt = tmp_path / "corrupt.ogg"
+    corrupt.write_bytes(b"OggS" + bytes(200))
+    sources = [*clips, corrupt, tmp_path / "missing.mp3", 42, clips[0].read_bytes(), fps[3]]
+    seen = []
+    batch = index.query_many(sources, top=2, threads=2, progress=lambda d, t: seen.append((d, t)))
+    assert len(batch) == len(sources) and seen and seen[-1] == (len(sources), len(sources))
+    assert list(batch.ok) == [True] * len(clips) + [False, False, False, True, True]
+    def same(a: List[fingerprint.AudioMatch], b: List[fingerprint.AudioMatch]) -> bool:
+        return [repr(m) for m in a] == [repr(m) for m in b]
+
+    for i, clip in enumerate(clips):
+        assert batch[i] and batch.errors[i] is None
+        assert same(batch[i], index.query(clip, top=2))
+    assert same(batch[len(clips) + 3], index.query(clips[0], top=2))
+    assert batch[-1][0].track_id == 3 and same(batch[-1], index.query(fps[3], top=2))
+    for i in (len(clips), len(clips) + 1, len(clips) + 2):
+        assert batch.matches[i] is None and batch.errors[i]
+        with pytest.raises(ValueError, match="failed"):
+            batch[i]
+    assert "str) or bytes" in (batch.errors[len(clips) + 2] or "")
+    assert index.query_many([]).matches == []
+    with pytest.raises(ValueError):
+        index.query_many(clips, top=-1)

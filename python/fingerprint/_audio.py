@@ -25,6 +25,7 @@ __all__ = [
     "AudioFingerprint",
     "AudioIndex",
     "AudioMatch",
+    "AudioQueryBatch",
     "audio_fingerprint",
     "audio_fingerprints",
     "compare_audio",
@@ -117,6 +118,39 @@ class AudioBatch:
         return fp
 
 
+@dataclass(frozen=True)
+class AudioQueryBatch:
+    """Result of `AudioIndex.query_many`: the matches of query i are `matches[i]` (a list,
+    empty when nothing matched) when `ok[i]`, else its message is `errors[i]`."""
+
+    matches: List[Optional[List[AudioMatch]]]
+    ok: npt.NDArray[np.bool_]
+    errors: List[Optional[str]]
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def __getitem__(self, i: int) -> List[AudioMatch]:
+        m = self.matches[i]
+        if m is None:
+            raise ValueError(f"item {i} failed: {self.errors[i]}")
+        return m
+
+
+def _file_sources(sources: Sequence[object]) -> List[object]:
+    """Paths as `str` and buffers as `bytes` for the core's batch functions; anything else
+    goes through, for the core to report as that item's error."""
+    prepared: List[object] = []
+    for s in sources:
+        if isinstance(s, (bytearray, memoryview)):
+            prepared.append(bytes(s))
+        elif isinstance(s, os.PathLike):
+            prepared.append(os.fspath(s))
+        else:
+            prepared.append(s)
+    return prepared
+
+
 def audio_fingerprints(
     sources: Sequence[AudioFileSource],
     threads: Optional[int] = None,
@@ -133,17 +167,9 @@ def audio_fingerprints(
     from the calling thread as items finish; if it raises, the remaining items are skipped
     and the exception propagates.
     """
-    prepared: List[object] = []
-    for s in sources:
-        if isinstance(s, (bytearray, memoryview)):
-            prepared.append(bytes(s))
-        elif isinstance(s, os.PathLike):
-            prepared.append(os.fspath(s))
-        else:
-            # str and bytes go through; anything else is reported by the core as that item's
-            # error.
-            prepared.append(s)
-    fps, errors = audio_fingerprint_files(prepared, threads, max_seconds, landmarks, progress)
+    fps, errors = audio_fingerprint_files(
+        _file_sources(sources), threads, max_seconds, landmarks, progress
+    )
     ok = np.fromiter((f is not None for f in fps), dtype=np.bool_, count=len(fps))
     return AudioBatch(fps, ok, errors)
 
@@ -244,6 +270,35 @@ class AudioIndex:
         if top < 0:
             raise ValueError(f"top must be >= 0, got {top}")
         return self._core.query(_with_landmarks(fp_or_source, sample_rate, phases=True), top)
+
+    def query_many(
+        self,
+        sources: Sequence[Union[AudioFingerprint, AudioFileSource]],
+        top: int = 5,
+        threads: Optional[int] = None,
+        *,
+        max_seconds: Optional[float] = None,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> AudioQueryBatch:
+        """`query` for many files (paths or encoded bytes) or fingerprints, in parallel with
+        the GIL released: each file is decoded, fingerprinted and queried on one worker.
+
+        A bad item (unreadable, corrupt, wrong type) sets `ok[i] = False` and `errors[i]`
+        and never stops the batch. `threads` caps the workers (default: one per core);
+        `max_seconds` fingerprints only the start of each file; `progress(done, total)` is
+        called from the calling thread as items finish.
+
+        >>> batch = index.query_many(["clip1.mp3", "clip2.ogg"])  # doctest: +SKIP
+        >>> [m[0].track_id if m else None for m in batch.matches]  # doctest: +SKIP
+        [1, None]
+        """
+        if top < 0:
+            raise ValueError(f"top must be >= 0, got {top}")
+        found, errors = self._core.query_many(
+            _file_sources(sources), top, threads, max_seconds, progress
+        )
+        ok = np.fromiter((m is not None for m in found), dtype=np.bool_, count=len(found))
+        return AudioQueryBatch(found, ok, errors)
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the index atomically (temporary file, fsync, rename)."""

@@ -349,6 +349,35 @@ enum BatchSource<'a> {
     Bytes(&'a [u8]),
 }
 
+impl BatchSource<'_> {
+    fn source(&self) -> Source<'_> {
+        match self {
+            BatchSource::Path(p) => Source::Path(p),
+            BatchSource::Bytes(b) => Source::Bytes(b.to_vec()),
+        }
+    }
+}
+
+/// A `str` path or `bytes` file of a batch; anything else is that item's error.
+fn batch_source<'a>(s: &'a Bound<'_, PyAny>) -> PyResult<Result<BatchSource<'a>, String>> {
+    Ok(if let Ok(p) = s.cast::<PyString>() {
+        Ok(BatchSource::Path(PathBuf::from(p.to_str()?)))
+    } else if let Ok(b) = s.cast::<PyBytes>() {
+        Ok(BatchSource::Bytes(b.as_bytes()))
+    } else {
+        Err(format!(
+            "source must be a path (str) or bytes, got {}",
+            s.get_type().name()?
+        ))
+    })
+}
+
+/// One query of `AudioIndex.query_many`: a file to fingerprint, or a fingerprint.
+enum QuerySource<'a> {
+    File(BatchSource<'a>),
+    Fingerprint(&'a AudioFingerprint),
+}
+
 /// Fingerprint many encoded files (`str` paths or `bytes`) in parallel with the GIL released.
 /// Returns one fingerprint or one error message per source, in order: a bad file is that
 /// item's error and never stops the batch. `progress(done, total)` is called on the calling
@@ -368,25 +397,10 @@ pub fn audio_fingerprint_files(
     let opts = options(max_seconds, landmarks)?;
     let mut borrowed: Vec<Result<BatchSource<'_>, String>> = Vec::with_capacity(sources.len());
     for s in &sources {
-        borrowed.push(if let Ok(p) = s.cast::<PyString>() {
-            Ok(BatchSource::Path(PathBuf::from(p.to_str()?)))
-        } else if let Ok(b) = s.cast::<PyBytes>() {
-            Ok(BatchSource::Bytes(b.as_bytes()))
-        } else {
-            Err(format!(
-                "source must be a path (str) or bytes, got {}",
-                s.get_type().name()?
-            ))
-        });
+        borrowed.push(batch_source(s)?);
     }
     let results = batch::run(py, &borrowed, threads, progress, |src| {
-        pipeline::fingerprint_source(
-            match src {
-                BatchSource::Path(p) => Source::Path(p),
-                BatchSource::Bytes(b) => Source::Bytes(b.to_vec()),
-            },
-            &opts,
-        )
+        pipeline::fingerprint_source(src.source(), &opts)
     })?;
     let mut fps = Vec::with_capacity(results.len());
     let mut errors = Vec::with_capacity(results.len());
@@ -569,6 +583,63 @@ impl PyAudioIndex {
         let head: &[i16] = f.head.as_deref().unwrap_or(&[]);
         let found = detach(py, || Ok(self.read().query(&f.items, marks, head, top)))?;
         Ok(found.into_iter().map(PyAudioMatch::from_index).collect())
+    }
+
+    /// Query many sources in parallel with the GIL released: each `str` path or `bytes`
+    /// file is decoded and fingerprinted (landmarks, phase head) and then queried; an
+    /// `AudioFingerprint` is queried as is. Returns per source its matches or its error
+    /// message, in order: a bad file is that item's error and never stops the batch.
+    #[pyo3(signature = (sources, top=5, threads=None, max_seconds=None, progress=None))]
+    #[allow(clippy::type_complexity)]
+    fn query_many(
+        &self,
+        py: Python<'_>,
+        sources: Vec<Bound<'_, PyAny>>,
+        top: usize,
+        threads: Option<usize>,
+        max_seconds: Option<f64>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<(Vec<Option<Vec<PyAudioMatch>>>, Vec<Option<String>>)> {
+        let opts = Options {
+            phases: true,
+            ..options(max_seconds, true)?
+        };
+        let mut borrowed: Vec<Result<QuerySource<'_>, String>> = Vec::with_capacity(sources.len());
+        for s in &sources {
+            borrowed.push(if let Ok(f) = s.cast::<PyAudioFingerprint>() {
+                Ok(QuerySource::Fingerprint(&f.get().inner))
+            } else {
+                batch_source(s)?.map(QuerySource::File)
+            });
+        }
+        let results = batch::run(py, &borrowed, threads, progress, |src| {
+            let made;
+            let f = match src {
+                QuerySource::Fingerprint(f) => *f,
+                QuerySource::File(file) => {
+                    made = pipeline::fingerprint_source(file.source(), &opts)?;
+                    &made
+                }
+            };
+            let marks: &[Landmark] = f.landmarks.as_deref().unwrap_or(&[]);
+            let head: &[i16] = f.head.as_deref().unwrap_or(&[]);
+            Ok(self.read().query(&f.items, marks, head, top))
+        })?;
+        let mut found = Vec::with_capacity(results.len());
+        let mut errors = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok(ms) => {
+                    found.push(Some(ms.into_iter().map(PyAudioMatch::from_index).collect()));
+                    errors.push(None);
+                }
+                Err(e) => {
+                    found.push(None);
+                    errors.push(Some(e));
+                }
+            }
+        }
+        Ok((found, errors))
     }
 
     /// Write the index to `path` atomically (temporary file, fsync, rename).
