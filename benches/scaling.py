@@ -6,6 +6,8 @@ Measures, best of `--reps` runs each, at every thread count:
 - `hash_images` (PDQ and pHash) over the real photos in `data/images`, as encoded bytes
   in memory (decode included, no file system), the list repeated so every thread has work;
 - `audio_fingerprints` over the music in `data/audio/tracks` (decode, resample, chroma);
+- `AudioIndex.query_many` of the clips in `data/audio/clips` against those tracks (decode,
+  fingerprint with landmarks, query);
 - `HammingIndex.search` at 256 and 64 bits (1M random codes, 2000 queries, k=10) next to
   faiss `IndexBinaryFlat` with `omp_set_num_threads` at the same count;
 - `find_duplicates` (flat) over 100k random 256-bit codes at radius 31.
@@ -84,6 +86,14 @@ def build_cases(data: Path, most: int, skip: set) -> Dict[str, Tuple[str, Callab
         def audio() -> Callable[[int], object]:
             return lambda t: fp.audio_fingerprints(tracks, t)
         cases["audio_fingerprints"] = (f"{len(tracks)} tracks", audio)
+        clips = media(data / "audio" / "clips", (".ogg", ".mp3", ".flac", ".wav"), PER_THREAD[2] * most)
+        files = sorted(p for p in (data / "audio" / "tracks").iterdir() if p.suffix == ".ogg")[:INDEXED]
+
+        def queries() -> Callable[[int], object]:
+            index = fp.AudioIndex()
+            index.add_many(list(range(len(files))), files)
+            return lambda t: index.query_many(clips, top=1, threads=t)
+        cases["AudioIndex.query_many"] = (f"{len(clips)} clips of 20-30 s, {len(files)} tracks", queries)
     if "search" not in skip:
         for bits in (256, 64):
             def ours(b: int = bits) -> Callable[[int], object]:
@@ -113,14 +123,16 @@ def build_cases(data: Path, most: int, skip: set) -> Dict[str, Tuple[str, Callab
 
 
 BANK, QUERIES, DEDUP = 1_000_000, 2000, 100_000
-# Images and tracks per thread of the largest count, so every worker has a fair share.
-PER_THREAD = (32, 6)
+# Images, tracks and clips per thread of the largest count, so every worker has a fair share.
+PER_THREAD = (32, 6, 12)
+# Tracks indexed for the query case (all of them unless --quick).
+INDEXED = 1_000
 
 
 def shrink() -> None:
     """`--quick`: tiny inputs, for the smoke test."""
-    global BANK, QUERIES, DEDUP, PER_THREAD
-    BANK, QUERIES, DEDUP, PER_THREAD = 20_000, 50, 3_000, (1, 1)
+    global BANK, QUERIES, DEDUP, PER_THREAD, INDEXED
+    BANK, QUERIES, DEDUP, PER_THREAD, INDEXED = 20_000, 50, 3_000, (1, 1, 1), 2
 
 
 def bank(bits: int) -> Tuple[np.ndarray, np.ndarray]:
