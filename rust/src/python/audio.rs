@@ -402,21 +402,7 @@ pub fn audio_fingerprint_files(
     let results = batch::run(py, &borrowed, threads, progress, |src| {
         pipeline::fingerprint_source(src.source(), &opts)
     })?;
-    let mut fps = Vec::with_capacity(results.len());
-    let mut errors = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(inner) => {
-                fps.push(Some(PyAudioFingerprint { inner }));
-                errors.push(None);
-            }
-            Err(e) => {
-                fps.push(None);
-                errors.push(Some(e));
-            }
-        }
-    }
-    Ok((fps, errors))
+    Ok(batch::split(results, |inner| PyAudioFingerprint { inner }))
 }
 
 /// Fingerprint one batch item; a panic is that item's error, not the batch's.
@@ -625,21 +611,9 @@ impl PyAudioIndex {
             let head: &[i16] = f.head.as_deref().unwrap_or(&[]);
             Ok(self.read().query(&f.items, marks, head, top))
         })?;
-        let mut found = Vec::with_capacity(results.len());
-        let mut errors = Vec::with_capacity(results.len());
-        for r in results {
-            match r {
-                Ok(ms) => {
-                    found.push(Some(ms.into_iter().map(PyAudioMatch::from_index).collect()));
-                    errors.push(None);
-                }
-                Err(e) => {
-                    found.push(None);
-                    errors.push(Some(e));
-                }
-            }
-        }
-        Ok((found, errors))
+        Ok(batch::split(results, |ms| {
+            ms.into_iter().map(PyAudioMatch::from_index).collect()
+        }))
     }
 
     /// Write the index to `path` atomically (temporary file, fsync, rename).

@@ -97,3 +97,19 @@ pub fn run<I: Sync, T: Send>(
         )),
     }
 }
+
+/// Per item, its value made by `f` or `None`, beside its error message or `None`: the two
+/// lists a batch function returns to Python.
+#[allow(clippy::type_complexity)]
+pub fn split<T, U>(
+    results: Vec<Result<T, String>>,
+    f: impl Fn(T) -> U,
+) -> (Vec<Option<U>>, Vec<Option<String>>) {
+    results
+        .into_iter()
+        .map(|r| match r {
+            Ok(v) => (Some(f(v)), None),
+            Err(e) => (None, Some(e)),
+        })
+        .unzip()
+}
