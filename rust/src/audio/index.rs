@@ -214,11 +214,12 @@ impl AudioIndex {
             .filter(|&&x| x != super::chroma::SILENCE_ITEM)
             .count()
             .max(1);
-        let mut places: FxHashMap<u32, Vec<i64>> = FxHashMap::default();
-        for h in &chroma {
-            places.entry(h.slot).or_default().push(h.offset);
+        // Every verified place per track (several where the track repeats the passage).
+        let mut places: FxHashMap<u32, Vec<ChromaHit>> = FxHashMap::default();
+        for h in chroma {
+            places.entry(h.slot).or_default().push(h);
         }
-        let chroma = self.one_place_per_track(chroma, items, head);
+        let chroma = self.one_place_per_track(&places, items, head);
         let mut by_slot: FxHashMap<u32, Match> = FxHashMap::default();
         for h in &chroma {
             by_slot.insert(h.slot, self.chroma_match(h, informative));
@@ -295,7 +296,7 @@ impl AudioIndex {
                 .get(slot)
                 .into_iter()
                 .flatten()
-                .copied()
+                .map(|h| h.offset)
                 .filter(|&o| (o - m.offset_items).abs() > 2)
                 .collect();
             others.sort_unstable();
@@ -322,20 +323,16 @@ impl AudioIndex {
     /// are made once, and only when some track needs them.
     fn one_place_per_track(
         &self,
-        hits: Vec<ChromaHit>,
+        places: &FxHashMap<u32, Vec<ChromaHit>>,
         items: &[u32],
         head: &[i16],
     ) -> Vec<ChromaHit> {
-        let mut places: FxHashMap<u32, Vec<ChromaHit>> = FxHashMap::default();
-        for h in hits {
-            places.entry(h.slot).or_default().push(h);
-        }
         let mut phases: Option<Vec<Vec<u32>>> = None;
         let mut out = Vec::with_capacity(places.len());
-        for (_, mut p) in places {
-            let lowest = |a: &ChromaHit, b: &ChromaHit| a.ber.total_cmp(&b.ber);
+        for p in places.values() {
+            let lowest = |a: &&ChromaHit, b: &&ChromaHit| a.ber.total_cmp(&b.ber);
             if p.len() == 1 || head.is_empty() {
-                out.extend(p.into_iter().min_by(lowest));
+                out.extend(p.iter().min_by(lowest).copied());
                 continue;
             }
             let copies = phases.get_or_insert_with(|| phase::copies(head));
@@ -348,9 +345,9 @@ impl AudioIndex {
                 })
                 .collect();
             let best = (0..p.len())
-                .min_by(|&a, &b| floors[a].total_cmp(&floors[b]).then(lowest(&p[a], &p[b])))
+                .min_by(|&a, &b| floors[a].total_cmp(&floors[b]).then(lowest(&&p[a], &&p[b])))
                 .expect("a place");
-            out.push(p.swap_remove(best));
+            out.push(p[best]);
         }
         out.sort_by_key(|h| h.slot);
         out
