@@ -36,6 +36,12 @@ const NULL_SD_EXP: f64 = 0.19;
 // verified candidate), never above 0.35.
 const NULL_Z: f64 = 5.0;
 const MAX_BER: f64 = 0.35;
+// A match must also remove at least a quarter of the errors that two *independent* spans
+// with the same per-bit rates would make (see [`chance_ber`]). Drones and sustained chords
+// fix most bits, so two unrelated ones agree far below the null mean without being aligned:
+// on 10 hours of game soundtracks, false chroma matches kept 0.84-0.97 of their chance BER,
+// true matches (codecs, gain, low-pass, noise down to 0 dB) at most 0.67.
+const MAX_CHANCE_SHARE: f64 = 0.75;
 
 /// Largest aligned BER accepted as a match over `n` informative items: the null
 /// distribution's mean minus [`NULL_Z`] standard deviations (so 0.19 at 5 s, 0.24 at 10 s,
@@ -267,14 +273,54 @@ impl ChromaTable {
 pub fn verify(slot: u32, reference: &[u32], query: &[u32], offset: i64) -> Option<ChromaHit> {
     let (ber, distinct) = ber_at(reference, query, offset)?;
     let threshold = ber_threshold(distinct);
-    (ber <= threshold).then(|| ChromaHit {
+    if ber > threshold {
+        return None;
+    }
+    let (start_r, start_q, len) = overlap(reference, query, offset)?;
+    let chance = chance_ber(
+        &reference[start_r..start_r + len],
+        &query[start_q..start_q + len],
+    );
+    (ber <= MAX_CHANCE_SHARE * chance).then_some(ChromaHit {
         slot,
         offset,
         ber,
-        len: overlap(reference, query, offset).map_or(0, |(_, _, n)| n),
+        len,
         informative: distinct,
         threshold,
     })
+}
+
+/// BER that two independent item sequences with the per-bit rates of the aligned spans
+/// would have: the mean over the 32 bits of p(1 - q) + q(1 - p), where p and q are how often
+/// the bit is set in the reference and query items (pairs with silence on either side left
+/// out, as in the BER). About 0.5 for varied music; far lower for drones, where agreement
+/// says nothing about alignment.
+pub fn chance_ber(reference: &[u32], query: &[u32]) -> f64 {
+    let mut ones_r = [0u32; 32];
+    let mut ones_q = [0u32; 32];
+    let mut n = 0u32;
+    for (&x, &y) in reference.iter().zip(query) {
+        if x == SILENCE_ITEM || y == SILENCE_ITEM {
+            continue;
+        }
+        n += 1;
+        for b in 0..32 {
+            ones_r[b] += (x >> b) & 1;
+            ones_q[b] += (y >> b) & 1;
+        }
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let n = f64::from(n);
+    let sum: f64 = (0..32)
+        .map(|b| {
+            let (p, q) = (f64::from(ones_r[b]) / n, f64::from(ones_q[b]) / n);
+            p * (1.0 - q) + q * (1.0 - p)
+        })
+        .sum();
+    sum / 32.0
 }
 
 /// Aligned BER and distinct informative items of `query` at `offset` in `reference`, under
@@ -447,5 +493,35 @@ mod tests {
         assert!(verify(0, &reference, &reference[..100], 0).is_none());
         let lp: Vec<u32> = random(4, 3).into_iter().cycle().take(400).collect();
         assert!(verify(0, &lp, &lp[..100], 0).is_none());
+    }
+
+    #[test]
+    fn unrelated_drones_never_verify() {
+        // Two drones on one chord: most bits fixed alike, the rest flickering independently,
+        // each with 40 distinct items (past MIN_ITEMS). Their BER (about 0.12) is far below
+        // the null threshold, but no lower than independent spans with those bit rates give.
+        let drone = |seed: u64| -> Vec<u32> {
+            random(200, seed)
+                .into_iter()
+                .map(|r| (0xA5C3_0F00 & !0xFF) | (r & 0x3F) | ((r >> 8) & 0x3 << 6))
+                .collect()
+        };
+        let (a, b) = (drone(5), drone(6));
+        let (ber, distinct) = ber_at(&a, &b[..80], 50).unwrap();
+        assert!(
+            distinct >= MIN_ITEMS && ber < ber_threshold(distinct),
+            "{ber} {distinct}"
+        );
+        assert!((chance_ber(&a[50..130], &b[..80]) - ber).abs() < 0.03);
+        assert!(verify(0, &a, &b[..80], 50).is_none());
+        // A copy of the drone, with a few bit errors, still verifies.
+        let copy: Vec<u32> = a[50..130]
+            .iter()
+            .map(|x| x ^ u32::from(x % 7 == 0))
+            .collect();
+        assert!(verify(0, &a, &copy, 50).is_some());
+        // Varied music: the chance BER is near 0.5.
+        let (r, q) = (random(80, 8), random(80, 9));
+        assert!((chance_ber(&r, &q) - 0.5).abs() < 0.03);
     }
 }
