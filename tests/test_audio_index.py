@@ -118,6 +118,17 @@ def test_repeated_passage_is_reported(clip_pcm) -> None:
         assert len(places) == 2, by_id[1]
         assert abs(places[0] - start) <= 1.5 * ITEM and abs(places[1] - second - start) <= 1.5 * ITEM
         assert by_id[2].repeats == [] and abs(by_id[2].offset - start) <= 1.5 * ITEM
+    # Played 4% faster (tempo and pitch): only the landmarks find it, and they too name
+    # both copies.
+    from scipy.signal import resample_poly
+
+    fast = resample_poly(excerpt(mono, rate, 6.0, 12), 25, 26).astype(np.float32)
+    m = ix.query(fast, sample_rate=rate, top=2)
+    by_id = {x.track_id: x for x in m}
+    assert by_id[1].method == "landmark", by_id[1]
+    places = sorted([by_id[1].offset, *by_id[1].repeats])
+    assert len(places) == 2, by_id[1]
+    assert abs(places[0] - 6.0) <= 0.5 and abs(places[1] - second - 6.0) <= 0.5, places
     whole = fingerprint.audio_fingerprint(mono, rate)
     assert fingerprint.compare_audio(whole, whole).repeats == []
 

@@ -74,8 +74,9 @@ pub struct Match {
     pub pitch_shift: f64,
     /// Consistent triplets (landmark matches; 0 for chroma).
     pub landmarks: usize,
-    /// Seconds into the track of the other places where the chroma items also verified the
-    /// query (the track repeats the passage), in order; empty for most matches.
+    /// Seconds into the track of the other places where the query also verified (chroma
+    /// alignments or landmark lines: the track repeats the passage), in order; empty for
+    /// most matches.
     pub repeats: Vec<f64>,
 }
 
@@ -291,15 +292,24 @@ impl AudioIndex {
                 by_slot.insert(h.slot, self.landmark_match(h, items, landmarks.len()));
             }
         }
+        // The other verified places in the track: chroma alignments, and for a landmark
+        // match its track's other lines with at least half the evidence of the strongest
+        // (read where the line puts the query's start; weaker lines run through music that
+        // is only partly alike, a phrase the track recalls).
         for (slot, m) in by_slot.iter_mut() {
-            let mut others: Vec<i64> = places
-                .get(slot)
-                .into_iter()
-                .flatten()
-                .map(|h| h.offset)
+            let chroma_places = places.get(slot).into_iter().flatten().map(|h| h.offset);
+            let lines = || answer.lines.iter().filter(|l| l.slot == *slot);
+            let strongest = lines().map(|l| l.anchor_evidence).fold(0.0, f64::max);
+            let line_places = lines()
+                .filter(|l| m.method == Method::Landmark && l.anchor_evidence >= 0.5 * strongest)
+                .map(|l| (l.offset * FRAME_SECONDS / ITEM_SECONDS).round() as i64);
+            let mut others: Vec<i64> = chroma_places
+                .chain(line_places)
                 .filter(|&o| (o - m.offset_items).abs() > 2)
                 .collect();
             others.sort_unstable();
+            // One entry per place (a chroma alignment and a line within two items of it).
+            others.dedup_by(|later, kept| *later - *kept <= 2);
             m.repeats = others
                 .into_iter()
                 .map(|o| o as f64 * ITEM_SECONDS)
