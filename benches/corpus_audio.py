@@ -29,7 +29,7 @@ import numpy as np
 import fingerprint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from robustness_audio import EDITS, ITEM, RATE, TRACKS, correct, decode, excerpts, fp  # noqa: E402
+from robustness_audio import EDITS, ITEM, RATE, TRACKS, correct, decode, excerpts, fp, in_repeats  # noqa: E402
 
 AUDIO = {".ogg", ".oga", ".opus", ".mp3", ".flac", ".wav", ".m4a"}
 
@@ -105,7 +105,7 @@ def run(paths: List[Path], per_track: int, edited: int, edits: List[str], seed: 
             edit, _ = EDITS[name]
             ok = total = 0
             for t in ids:
-                for track, offset, x in excerpts([audio[t]], 10.0, edited, rng):
+                for _, offset, x in excerpts([audio[t]], 10.0, edited, rng):
                     found = index.query(fp(edit(x, rng)), top=1)
                     total += 1
                     if found and correct(found[0], t, offset):
@@ -114,7 +114,7 @@ def run(paths: List[Path], per_track: int, edited: int, edits: List[str], seed: 
                         miss(misses, name, "nothing")
                     elif found[0].track_id != t:
                         miss(misses, name, "another track")
-                    elif any(abs(r - offset) <= 1.5 * ITEM for r in found[0].repeats):
+                    elif in_repeats(found[0], offset):
                         miss(misses, name, "a repeat (right place in `repeats`)")
                     else:
                         miss(misses, name, "another place")

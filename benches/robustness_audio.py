@@ -149,6 +149,12 @@ def correct(m: fingerprint.AudioMatch, track: int, offset: float) -> bool:
     return m.track_id == track and abs(m.offset_items - round(offset / ITEM)) <= 1
 
 
+def in_repeats(m: fingerprint.AudioMatch, offset: float) -> bool:
+    """Whether the right place is among the other places the match names (a track that
+    plays the passage twice)."""
+    return any(abs(r - offset) <= 1.5 * ITEM for r in m.repeats)
+
+
 def similarity(audio: np.ndarray, offset: float, found: float, length: float) -> float:
     """How alike the track's audio is at `found` and at `offset`: the peak normalised
     cross-correlation of the two spans over lags within one item. Near 1 the track repeats
@@ -195,7 +201,7 @@ def run(
                 elif found and found[0].track_id == track:
                     at = found[0].offset_items * ITEM
                     alike = similarity(audio[track], offset, at, length)
-                    named = any(abs(r - offset) <= 1.5 * ITEM for r in found[0].repeats)
+                    named = in_repeats(found[0], offset)
                     repeats.append(f"{name} {length:g} s, track {track}: {offset:.2f} s found at {at:.2f} s "
                                    f"(waveform correlation {alike:.2f}"
                                    f"{'; the right place is among its repeats' if named else ''})")

@@ -271,17 +271,18 @@ impl ChromaTable {
 
 /// Aligned BER of `query` at `offset` in `reference`, if it passes the null-model threshold.
 pub fn verify(slot: u32, reference: &[u32], query: &[u32], offset: i64) -> Option<ChromaHit> {
-    let (ber, distinct) = ber_at(reference, query, offset)?;
-    let threshold = ber_threshold(distinct);
-    if ber > threshold {
-        return None;
-    }
     let (start_r, start_q, len) = overlap(reference, query, offset)?;
-    let chance = chance_ber(
+    let (a, b) = (
         &reference[start_r..start_r + len],
         &query[start_q..start_q + len],
     );
-    (ber <= MAX_CHANCE_SHARE * chance).then_some(ChromaHit {
+    let (ber, distinct) = aligned_ber(
+        a.iter().copied().zip(b.iter().copied()),
+        query,
+        &mut Vec::with_capacity(len),
+    )?;
+    let threshold = ber_threshold(distinct);
+    (ber <= threshold && ber <= MAX_CHANCE_SHARE * chance_ber(a, b)).then_some(ChromaHit {
         slot,
         offset,
         ber,

@@ -298,10 +298,14 @@ impl AudioIndex {
         // is only partly alike, a phrase the track recalls).
         for (slot, m) in by_slot.iter_mut() {
             let chroma_places = places.get(slot).into_iter().flatten().map(|h| h.offset);
-            let lines = || answer.lines.iter().filter(|l| l.slot == *slot);
-            let strongest = lines().map(|l| l.anchor_evidence).fold(0.0, f64::max);
-            let line_places = lines()
-                .filter(|l| m.method == Method::Landmark && l.anchor_evidence >= 0.5 * strongest)
+            let lines: Vec<&LandmarkHit> = match m.method {
+                Method::Landmark => answer.lines.iter().filter(|l| l.slot == *slot).collect(),
+                Method::Chroma => Vec::new(),
+            };
+            let strongest = lines.iter().map(|l| l.anchor_evidence).fold(0.0, f64::max);
+            let line_places = lines
+                .iter()
+                .filter(|l| l.anchor_evidence >= 0.5 * strongest)
                 .map(|l| (l.offset * FRAME_SECONDS / ITEM_SECONDS).round() as i64);
             let mut others: Vec<i64> = chroma_places
                 .chain(line_places)
