@@ -204,7 +204,13 @@ fn marginal_chroma_alignment_needs_the_landmarks_to_agree() {
 
 /// A chord that changes every 0.4 s under a slow tremolo, at 11025 Hz: music-like chroma.
 fn music(seconds: usize, seed: u64) -> Vec<i16> {
-    let notes = [261.6, 293.7, 329.6, 349.2, 392.0, 440.0, 493.9];
+    music_at(seconds, seed, 0.0)
+}
+
+/// [`music`] played `semitones` higher, at the same tempo.
+fn music_at(seconds: usize, seed: u64, semitones: f64) -> Vec<i16> {
+    let up = (semitones / 12.0).exp2();
+    let notes = [261.6, 293.7, 329.6, 349.2, 392.0, 440.0, 493.9].map(|f| f * up);
     let mut rng = Lcg(seed);
     let mut chord = [0.0f64; 3];
     (0..seconds * 11025)
@@ -309,4 +315,62 @@ fn phase_copies_tell_a_passage_from_its_near_copy() {
         plain_wrong > 0,
         "the plain BER never preferred the copy: the test tests nothing"
     );
+}
+
+/// A landmark line at a pitch shift is read against the chroma items with the shift undone
+/// (from the query's head). Music of one style puts a dozen triplets on some line at a
+/// shifted pitch now and then; where the chroma, transposed back, agrees no better than
+/// chance, such a weak line is dropped. A copy played a semitone higher passes; so does a
+/// line whose landmarks alone are strong evidence, and one without a head to read.
+#[test]
+fn pitched_landmark_line_needs_chroma_that_agrees_transposed_back() {
+    let seconds = (ITEMS as f64 * ITEM_SECONDS) as usize;
+    let track = music(seconds, 21);
+    let mut rng = Lcg(8);
+    let track_marks = marks(&mut rng);
+    let index = index(chroma::fingerprint(&track), track_marks.clone());
+    let start = 40.0;
+    let cut = |audio: &[i16]| query_fp(&audio[11025 * 40..11025 * 50]);
+    // The query's triplets one semitone (16 sixteenths) up; `every` thins them.
+    let raised = |every: usize| -> Vec<Landmark> {
+        excerpt_marks(&track_marks, start, 10.0, 1.0, every)
+            .into_iter()
+            .map(|m| Landmark {
+                pitch: m.pitch + 16,
+                ..m
+            })
+            .collect()
+    };
+    // A weak line: 22 triplets on it among 125 that match the track nearby off it (as music
+    // that shares patterns with the track gives), enough evidence to verify (past 6.9 nats)
+    // but not to stand alone (under 13.8): chance could have put them there.
+    let mut weak = raised(40);
+    weak.extend(raised(1).iter().step_by(3).take(125).map(|m| {
+        let off_line = 5 + (rng.next() % 36) as i64;
+        let sign = if rng.next() % 2 == 0 { 1 } else { -1 };
+        Landmark {
+            frame: (i64::from(m.frame) + sign * off_line).max(0) as u32,
+            ..*m
+        }
+    }));
+    weak.sort_by_key(|m| m.frame);
+    let strong = raised(25);
+    let copy = cut(&music_at(seconds, 21, 1.0));
+    let other = cut(&music_at(seconds, 22, 1.0));
+    let head = |f: &AudioFingerprint| f.head.clone().unwrap();
+    // The copy a semitone up: its chroma items do not align as they are, the line does.
+    let found = index.query(&copy.items, &weak, &head(&copy), 1);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].method, Method::Landmark);
+    assert!((found[0].pitch_shift - 1.0).abs() < 0.1, "{found:?}");
+    assert!((found[0].offset - start).abs() <= ITEM_SECONDS, "{found:?}");
+    // Other music a semitone up under the same weak line: dropped.
+    let found = index.query(&other.items, &weak, &head(&other), 1);
+    assert!(found.is_empty(), "{found:?}");
+    // Strong landmark evidence stands on its own; without a head there is nothing to read.
+    assert_eq!(
+        index.query(&other.items, &strong, &head(&other), 1).len(),
+        1
+    );
+    assert_eq!(index.query(&other.items, &weak, &[], 1).len(), 1);
 }

@@ -380,25 +380,45 @@ fn aligned_ber(
     Some((errors as f64 / (32.0 * used as f64), distinct))
 }
 
-/// Aligned BER and distinct informative items of `query` along the line on which query item
-/// j meets reference item `start + scale * j` (nearest item; a tempo change found by the
-/// landmarks), under the rules of [`verify`] but without its threshold: the best of the
-/// line and its neighbours one item either side.
-pub fn line_ber(reference: &[u32], query: &[u32], start: f64, scale: f64) -> Option<(f64, usize)> {
-    let mut informative = Vec::with_capacity(query.len());
-    let mut best: Option<(f64, usize)> = None;
-    for shift in -1..=1 {
-        let pairs = query.iter().enumerate().filter_map(|(j, &y)| {
+/// What the chroma items say along a landmark line: their aligned BER, the distinct
+/// informative query items, and the [`chance_ber`] of the aligned items.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LineRead {
+    /// Aligned bit error rate.
+    pub ber: f64,
+    /// Distinct informative query items that took part.
+    pub informative: usize,
+    /// BER of independent sequences with the same per-bit rates.
+    pub chance: f64,
+}
+
+/// The items of `query` read along the line on which query item j meets reference item
+/// `start + scale * j` (nearest item; a tempo change found by the landmarks), under the rules
+/// of [`verify`] but without its thresholds: the best of the line and its neighbours one item
+/// either side.
+pub fn line_read(reference: &[u32], query: &[u32], start: f64, scale: f64) -> Option<LineRead> {
+    let pairs = |shift: i32| {
+        query.iter().enumerate().filter_map(move |(j, &y)| {
             let k = (start + f64::from(shift) + scale * j as f64).round();
             (k >= 0.0 && k < reference.len() as f64).then(|| (reference[k as usize], y))
-        });
-        if let Some((ber, distinct)) = aligned_ber(pairs, query, &mut informative) {
-            if best.is_none_or(|(b, _)| ber < b) {
-                best = Some((ber, distinct));
+        })
+    };
+    let mut informative = Vec::with_capacity(query.len());
+    let mut best: Option<(f64, usize, i32)> = None;
+    for shift in -1..=1 {
+        if let Some((ber, distinct)) = aligned_ber(pairs(shift), query, &mut informative) {
+            if best.is_none_or(|(b, _, _)| ber < b) {
+                best = Some((ber, distinct, shift));
             }
         }
     }
-    best
+    let (ber, informative, shift) = best?;
+    let (r, q): (Vec<u32>, Vec<u32>) = pairs(shift).unzip();
+    Some(LineRead {
+        ber,
+        informative,
+        chance: chance_ber(&r, &q),
+    })
 }
 
 #[cfg(test)]
@@ -470,22 +490,24 @@ mod tests {
     }
 
     #[test]
-    fn line_ber_reads_items_along_a_tempo_line() {
+    fn line_read_reads_items_along_a_tempo_line() {
         let reference = random(1200, 5);
         // 3% faster: query item j is reference item 300 + 1.03 j.
         let q: Vec<u32> = (0..80)
             .map(|j| reference[(300.0 + 1.03 * j as f64).round() as usize])
             .collect();
-        let (ber, n) = line_ber(&reference, &q, 300.0, 1.03).unwrap();
-        assert_eq!((ber, n), (0.0, 80));
+        let on = line_read(&reference, &q, 300.0, 1.03).unwrap();
+        assert_eq!((on.ber, on.informative), (0.0, 80));
+        // Random items: independent spans with their bit rates would disagree on about half.
+        assert!((on.chance - 0.5).abs() < 0.05, "{}", on.chance);
         // The same start at tempo 1 drifts off the items after 17 of them.
-        let (straight, _) = line_ber(&reference, &q, 300.0, 1.0).unwrap();
+        let straight = line_read(&reference, &q, 300.0, 1.0).unwrap().ber;
         assert!(straight > 0.25, "{straight}");
         // At tempo 1 it is verify's BER, within one item of the start.
         let exact = &reference[300..380];
-        assert_eq!(line_ber(&reference, exact, 301.0, 1.0).unwrap().0, 0.0);
+        assert_eq!(line_read(&reference, exact, 301.0, 1.0).unwrap().ber, 0.0);
         assert_eq!(verify(0, &reference, exact, 300).unwrap().ber, 0.0);
-        assert!(line_ber(&reference, &q, 5000.0, 1.0).is_none());
+        assert!(line_read(&reference, &q, 5000.0, 1.0).is_none());
     }
 
     #[test]

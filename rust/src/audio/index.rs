@@ -3,9 +3,9 @@
 
 use rustc_hash::FxHashMap;
 
-use super::chroma::ITEM_SECONDS;
-use super::chroma_index::{self, ChromaHit, ChromaTable};
-use super::landmark_index::{LandmarkHit, LandmarkTable};
+use super::chroma::{fingerprint_at_pitch, ITEM_SECONDS};
+use super::chroma_index::{self, ChromaHit, ChromaTable, LineRead};
+use super::landmark_index::{LandmarkHit, LandmarkTable, MIN_ANCHOR_EVIDENCE};
 use super::landmarks::{Landmark, FRAME_SECONDS};
 use super::phase;
 use crate::error::{FingerprintError, Result};
@@ -15,6 +15,16 @@ use crate::error::{FingerprintError, Result};
 const TEMPO_CHANGED: f64 = 0.01;
 // Seconds within which a chroma alignment and a landmark line count as the same place.
 const PLACE_TOLERANCE: f64 = 1.0;
+// A landmark line whose chroma, read along it, errs on more than this share of the chance
+// BER is contradicted by it (see `AudioIndex::query`).
+const MAX_LINE_CHANCE_SHARE: f64 = 0.9;
+// Anchor evidence with which a landmark line stands whatever its chroma says: twice the
+// least (a per-query false-alarm level of 1e-6), enough for heavy noise, which blurs chroma
+// more than peaks.
+const STANDS_ALONE: f64 = 2.0 * MIN_ANCHOR_EVIDENCE;
+// Pitch shifts (semitones) below which a line's chroma is read from the query's own items: a
+// quarter of a chroma bin.
+const PITCH_KEPT: f64 = 0.25;
 // Nats by which one place must beat another for a preference to count: odds of 100 to 1.
 const DECISIVE: f64 = 4.605_170_185_988_092; // ln(100)
 
@@ -193,7 +203,7 @@ impl AudioIndex {
         head: &[i16],
         top: usize,
     ) -> Vec<Match> {
-        let (chroma, answer) = rayon::join(
+        let (chroma, mut answer) = rayon::join(
             || self.chroma.query(items, |s| self.items(s)),
             || self.marks.search(landmarks),
         );
@@ -225,19 +235,32 @@ impl AudioIndex {
         for h in &chroma {
             by_slot.insert(h.slot, self.chroma_match(h, informative));
         }
-        // Evidence of the chroma items read along a landmark line (0 when they say nothing).
-        let along = |h: &LandmarkHit| {
-            let start = h.offset * FRAME_SECONDS / ITEM_SECONDS;
-            self.items(h.slot)
-                .and_then(|r| chroma_index::line_ber(r, items, start, h.scale))
-                .map_or(0.0, |(ber, n)| chroma_index::evidence(ber, n).max(0.0))
-        };
+        // The chroma items read along each landmark line, with its pitch shift undone. A line
+        // they contradict (no better agreement than chance) is dropped unless its landmark
+        // evidence stands on its own: unrelated music of one style and composer puts a dozen
+        // triplets on some line at a shifted tempo or pitch now and then, where its chroma,
+        // even transposed back, agrees no better than chance (0.92-1.01 of the chance BER),
+        // while a copy's keeps at most 0.9 of it under noise, codecs, tempo and pitch changes.
+        let reads = self.read_lines(&answer.lines, items, head);
+        let mut kept = Vec::with_capacity(answer.lines.len());
+        let mut along = Vec::with_capacity(answer.lines.len());
+        for (h, read) in answer.lines.iter().zip(reads) {
+            let contradicted = read.is_some_and(|r| r.ber > MAX_LINE_CHANCE_SHARE * r.chance);
+            if contradicted && h.anchor_evidence < STANDS_ALONE {
+                continue;
+            }
+            kept.push(*h);
+            // Evidence of the chroma read along the line (0 when it says nothing).
+            along.push(read.map_or(0.0, |r| {
+                chroma_index::evidence(r.ber, r.informative).max(0.0)
+            }));
+        }
+        answer.lines = kept;
         // One line per track: where the music repeats, landmarks alone can prefer another
         // copy of the passage, so each verified line is weighed with the chroma items read
         // along it as well.
         let mut lines: FxHashMap<u32, (f64, f64, &LandmarkHit)> = FxHashMap::default();
-        for h in &answer.lines {
-            let chroma_along = along(h);
+        for (h, &chroma_along) in answer.lines.iter().zip(&along) {
             let joint = h.anchor_evidence + chroma_along;
             if lines.get(&h.slot).is_none_or(|&(j, _, _)| joint > j) {
                 lines.insert(h.slot, (joint, chroma_along, h));
@@ -365,6 +388,42 @@ impl AudioIndex {
         }
         out.sort_by_key(|h| h.slot);
         out
+    }
+
+    /// The chroma items read along each landmark line ([`chroma_index::line_read`]): the
+    /// query's own items where the line keeps the pitch, otherwise items of the query's head
+    /// computed with the line's pitch shift undone ([`fingerprint_at_pitch`], one Chromaprint
+    /// pass per tenth of a semitone met), or `None` without a head or where too few align.
+    fn read_lines(
+        &self,
+        lines: &[LandmarkHit],
+        items: &[u32],
+        head: &[i16],
+    ) -> Vec<Option<LineRead>> {
+        let mut shifted: Vec<(i64, Vec<u32>)> = Vec::new();
+        lines
+            .iter()
+            .map(|h| {
+                let reference = self.items(h.slot)?;
+                let start = h.offset * FRAME_SECONDS / ITEM_SECONDS;
+                if h.pitch_shift.abs() < PITCH_KEPT {
+                    return chroma_index::line_read(reference, items, start, h.scale);
+                }
+                if head.is_empty() {
+                    return None;
+                }
+                let tenths = (h.pitch_shift * 10.0).round() as i64;
+                let at = match shifted.iter().position(|(t, _)| *t == tenths) {
+                    Some(at) => at,
+                    None => {
+                        let undone = fingerprint_at_pitch(head, tenths as f64 / 10.0);
+                        shifted.push((tenths, undone));
+                        shifted.len() - 1
+                    }
+                };
+                chroma_index::line_read(reference, &shifted[at].1, start, h.scale)
+            })
+            .collect()
     }
 
     fn chroma_match(&self, h: &ChromaHit, informative: usize) -> Match {
