@@ -58,7 +58,8 @@ def audio_fingerprint(
     `landmarks=True` also extracts the peak triplets `AudioIndex` uses for tempo and pitch;
     `phases=True` keeps the first 30 s of the 11025 Hz audio (up to 662 KB) so that
     `AudioIndex.query` can make the items of the audio cut 1/8 .. 7/8 of an item later,
-    when a track repeats the passage, to tell it from a near-copy (`.phases` shows them).
+    when a track repeats the passage, to tell it from a near-copy (`.phases` shows them),
+    and read a landmark match at a pitch shift against chroma with the shift undone.
 
     >>> fp = audio_fingerprint("song.ogg")  # doctest: +SKIP
     >>> fp.encode()[:4]  # doctest: +SKIP
@@ -265,7 +266,8 @@ class AudioIndex:
         and `pitch_shift`. Sources get landmarks and phase copies; a fingerprint made without
         `landmarks=True` is matched by chroma alone (no tempo or pitch changes, and
         alignments near the BER threshold go unchecked by the landmarks), and one without
-        `phases=True` may be placed at a near-copy of its passage where a track repeats it.
+        `phases=True` may be placed at a near-copy of its passage where a track repeats it,
+        and its landmark matches at a pitch shift go unchecked by the chroma.
         """
         if top < 0:
             raise ValueError(f"top must be >= 0, got {top}")
