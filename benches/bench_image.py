@@ -125,7 +125,14 @@ def test_pdq_file(benchmark, request, jpegs, size, engine):
 
 @pytest.mark.parametrize(
     "algorithm, engine",
-    [("phash", "fingerprint"), ("phash", "imagehash"), ("pdq", "fingerprint"), ("pdq", "pdqhash")],
+    [
+        ("phash", "fingerprint"),
+        ("phash", "imagehash"),
+        ("whash", "fingerprint"),
+        ("whash", "imagehash"),
+        ("pdq", "fingerprint"),
+        ("pdq", "pdqhash"),
+    ],
 )
 @pytest.mark.parametrize("size", SIZES)
 def test_pixels(benchmark, request, jpegs, size, algorithm, engine):
@@ -136,11 +143,11 @@ def test_pixels(benchmark, request, jpegs, size, algorithm, engine):
     pixels = np.asarray(pil)
     big = size != "512"
     benchmark.group = f"{algorithm} from RGB pixels {path.stem}"
-    if (algorithm, engine) == ("phash", "fingerprint"):
-        ours = run(benchmark, request, lambda: fp.phash(pixels), big)
-        assert ours.hex == str(imagehash.phash(pil))
+    if algorithm in ("phash", "whash") and engine == "fingerprint":
+        ours = run(benchmark, request, lambda: getattr(fp, algorithm)(pixels), big)
+        assert ours.hex == str(getattr(imagehash, algorithm)(pil))
     elif engine == "imagehash":
-        run(benchmark, request, lambda: imagehash.phash(pil), big)
+        run(benchmark, request, lambda: getattr(imagehash, algorithm)(pil), big)
     elif engine == "fingerprint":
         run(benchmark, request, lambda: fp.pdq(pixels), big)
     else:
