@@ -363,6 +363,8 @@ fn pitched_landmark_line_needs_chroma_that_agrees_transposed_back() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].method, Method::Landmark);
     assert!((found[0].pitch_shift - 1.0).abs() < 0.1, "{found:?}");
+    // Its BER is read along the line with the pitch undone: far below chance (0.48 here).
+    assert!(found[0].ber < 0.35, "{found:?}");
     assert!((found[0].offset - start).abs() <= ITEM_SECONDS, "{found:?}");
     // Other music a semitone up under the same weak line: dropped.
     let found = index.query(&other.items, &weak, &head(&other), 1);

@@ -74,7 +74,9 @@ pub struct Match {
     pub offset: f64,
     /// The offset in Chromaprint items (0.124 s).
     pub offset_items: i64,
-    /// Aligned bit error rate of the chroma items at the offset (0.5 when not computable).
+    /// Aligned bit error rate of the chroma items at the offset; for a landmark match, read
+    /// along its line (tempo followed, pitch shift undone when the query has its head).
+    /// 0.5 when not computable.
     pub ber: f64,
     /// Aligned items (chroma) or the query items the inliers span (landmark).
     pub length: usize,
@@ -244,6 +246,7 @@ impl AudioIndex {
         let reads = self.read_lines(&answer.lines, items, head);
         let mut kept = Vec::with_capacity(answer.lines.len());
         let mut along = Vec::with_capacity(answer.lines.len());
+        let mut kept_reads = Vec::with_capacity(answer.lines.len());
         for (h, read) in answer.lines.iter().zip(reads) {
             let contradicted = read.is_some_and(|r| r.ber > MAX_LINE_CHANCE_SHARE * r.chance);
             if contradicted && h.anchor_evidence < STANDS_ALONE {
@@ -254,21 +257,23 @@ impl AudioIndex {
             along.push(read.map_or(0.0, |r| {
                 chroma_index::evidence(r.ber, r.informative).max(0.0)
             }));
+            kept_reads.push(read);
         }
         answer.lines = kept;
         // One line per track: where the music repeats, landmarks alone can prefer another
         // copy of the passage, so each verified line is weighed with the chroma items read
         // along it as well.
-        let mut lines: FxHashMap<u32, (f64, f64, &LandmarkHit)> = FxHashMap::default();
-        for (h, &chroma_along) in answer.lines.iter().zip(&along) {
+        type Line<'a> = (f64, f64, &'a LandmarkHit, Option<LineRead>);
+        let mut lines: FxHashMap<u32, Line> = FxHashMap::default();
+        for ((h, &chroma_along), &read) in answer.lines.iter().zip(&along).zip(&kept_reads) {
             let joint = h.anchor_evidence + chroma_along;
-            if lines.get(&h.slot).is_none_or(|&(j, _, _)| joint > j) {
-                lines.insert(h.slot, (joint, chroma_along, h));
+            if lines.get(&h.slot).is_none_or(|&(j, ..)| joint > j) {
+                lines.insert(h.slot, (joint, chroma_along, h, read));
             }
         }
-        let mut marks: Vec<(f64, f64, &LandmarkHit)> = lines.into_values().collect();
+        let mut marks: Vec<Line> = lines.into_values().collect();
         marks.sort_by_key(|m| m.2.slot);
-        for (joint, chroma_along, h) in marks {
+        for (joint, chroma_along, h, read) in marks {
             let tempo_changed = (h.scale - 1.0).abs() >= TEMPO_CHANGED;
             let replace = match chroma.iter().find(|c| c.slot == h.slot) {
                 None => true,
@@ -312,7 +317,7 @@ impl AudioIndex {
                 }
             };
             if replace {
-                by_slot.insert(h.slot, self.landmark_match(h, items, landmarks.len()));
+                by_slot.insert(h.slot, self.landmark_match(h, read, items, landmarks.len()));
             }
         }
         // The other verified places in the track: chroma alignments, and for a landmark
@@ -444,15 +449,23 @@ impl AudioIndex {
         }
     }
 
-    fn landmark_match(&self, h: &LandmarkHit, items: &[u32], total: usize) -> Match {
+    fn landmark_match(
+        &self,
+        h: &LandmarkHit,
+        read: Option<LineRead>,
+        items: &[u32],
+        total: usize,
+    ) -> Match {
         let id = self.tracks[h.slot as usize].as_ref().map_or(0, |t| t.id);
         let offset = h.offset * FRAME_SECONDS;
         let offset_items = (offset / ITEM_SECONDS).round() as i64;
-        // Chroma BER at the landmark offset: informative only when the tempo is unchanged.
-        let ber = self
-            .items(h.slot)
-            .and_then(|r| super::compare::errors_at_offset(r, items, offset_items))
-            .unwrap_or(0.5);
+        // The chroma BER along the line (its tempo followed, its pitch shift undone), else
+        // at the landmark offset as the items are.
+        let ber = read.map(|r| r.ber).unwrap_or_else(|| {
+            self.items(h.slot)
+                .and_then(|r| super::compare::errors_at_offset(r, items, offset_items))
+                .unwrap_or(0.5)
+        });
         let span = f64::from(h.query_span.1 - h.query_span.0) * FRAME_SECONDS;
         Match {
             id,

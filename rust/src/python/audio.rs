@@ -219,7 +219,8 @@ pub struct PyAudioMatch {
     offset: f64,
     /// The offset in items (0.124 s each).
     offset_items: i64,
-    /// Fraction of differing bits over the aligned items (silence pairs left out).
+    /// Fraction of differing bits over the aligned items (silence pairs left out); for a
+    /// landmark match, over the items read along its line (tempo followed, pitch undone).
     bit_error_rate: f64,
     /// First aligned item in `a`.
     start_a: usize,
