@@ -347,7 +347,7 @@ fn pitched_landmark_line_needs_chroma_that_agrees_transposed_back() {
     let mut weak = raised(40);
     weak.extend(raised(1).iter().step_by(3).take(125).map(|m| {
         let off_line = 5 + (rng.next() % 36) as i64;
-        let sign = if rng.next() % 2 == 0 { 1 } else { -1 };
+        let sign = if rng.next() & 1 == 0 { 1 } else { -1 };
         Landmark {
             frame: (i64::from(m.frame) + sign * off_line).max(0) as u32,
             ..*m
