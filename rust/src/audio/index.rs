@@ -15,9 +15,11 @@ use crate::error::{FingerprintError, Result};
 const TEMPO_CHANGED: f64 = 0.01;
 // Seconds within which a chroma alignment and a landmark line count as the same place.
 const PLACE_TOLERANCE: f64 = 1.0;
-// A landmark line whose chroma, read along it, errs on more than this share of the chance
-// BER is contradicted by it (see `AudioIndex::query`).
-const MAX_LINE_CHANCE_SHARE: f64 = 0.9;
+// The chroma read along a landmark line, as a share of its chance BER (see
+// `AudioIndex::query`): at or below the first it says nothing against the line; at or above
+// the second it contradicts it.
+const LINE_CHANCE_AGREES: f64 = 0.75;
+const LINE_CHANCE_CONTRADICTS: f64 = 0.9;
 // Anchor evidence with which a landmark line stands whatever its chroma says: twice the
 // least (a per-query false-alarm level of 1e-6), enough for heavy noise, which blurs chroma
 // more than peaks.
@@ -237,19 +239,18 @@ impl AudioIndex {
         for h in &chroma {
             by_slot.insert(h.slot, self.chroma_match(h, informative));
         }
-        // The chroma items read along each landmark line, with its pitch shift undone. A line
-        // they contradict (no better agreement than chance) is dropped unless its landmark
-        // evidence stands on its own: unrelated music of one style and composer puts a dozen
-        // triplets on some line at a shifted tempo or pitch now and then, where its chroma,
-        // even transposed back, agrees no better than chance (0.92-1.01 of the chance BER),
-        // while a copy's keeps at most 0.9 of it under noise, codecs, tempo and pitch changes.
+        // The chroma items read along each landmark line, with its pitch shift undone, set the
+        // anchor evidence the line needs ([`required_evidence`]): unrelated music of one style
+        // and composer puts a dozen triplets on some line at a shifted tempo or pitch now and
+        // then, where its chroma, even transposed back, agrees little better than chance
+        // (0.83-1.01 of the chance BER), while a copy's keeps 0.67-0.83 of it at the 99th
+        // percentile under noise, codecs, tempo and pitch changes.
         let reads = self.read_lines(&answer.lines, items, head);
         let mut kept = Vec::with_capacity(answer.lines.len());
         let mut along = Vec::with_capacity(answer.lines.len());
         let mut kept_reads = Vec::with_capacity(answer.lines.len());
         for (h, read) in answer.lines.iter().zip(reads) {
-            let contradicted = read.is_some_and(|r| r.ber > MAX_LINE_CHANCE_SHARE * r.chance);
-            if contradicted && h.anchor_evidence < STANDS_ALONE {
+            if read.is_some_and(|r| h.anchor_evidence < required_evidence(&r)) {
                 continue;
             }
             kept.push(*h);
@@ -483,6 +484,20 @@ impl AudioIndex {
     }
 }
 
+/// Anchor evidence a landmark line needs given the chroma read along it: the least (the
+/// line verified) while the BER is at most [`LINE_CHANCE_AGREES`] of the chance BER, rising
+/// linearly to [`STANDS_ALONE`] at [`LINE_CHANCE_CONTRADICTS`] and above.
+fn required_evidence(read: &LineRead) -> f64 {
+    let share = if read.chance > 0.0 {
+        read.ber / read.chance
+    } else {
+        1.0
+    };
+    let t = ((share - LINE_CHANCE_AGREES) / (LINE_CHANCE_CONTRADICTS - LINE_CHANCE_AGREES))
+        .clamp(0.0, 1.0);
+    MIN_ANCHOR_EVIDENCE + t * (STANDS_ALONE - MIN_ANCHOR_EVIDENCE)
+}
+
 /// The landmark frame of the track where a chroma alignment puts the query's start.
 fn chroma_frame(c: &ChromaHit) -> f64 {
     c.offset as f64 * ITEM_SECONDS / FRAME_SECONDS
@@ -494,4 +509,36 @@ fn same_place(h: &LandmarkHit, c: &ChromaHit) -> bool {
     let mid = 0.5 * f64::from(h.query_span.0 + h.query_span.1);
     let shift = (h.offset + (h.scale - 1.0) * mid) * FRAME_SECONDS;
     (shift - c.offset as f64 * ITEM_SECONDS).abs() <= PLACE_TOLERANCE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(share: f64) -> LineRead {
+        LineRead {
+            ber: 0.4 * share,
+            informative: 59,
+            chance: 0.4,
+        }
+    }
+
+    #[test]
+    fn required_evidence_rises_with_disagreement() {
+        let at = |share: f64| required_evidence(&read(share));
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert_eq!(at(0.2), MIN_ANCHOR_EVIDENCE);
+        assert!(near(at(LINE_CHANCE_AGREES), MIN_ANCHOR_EVIDENCE));
+        assert!(near(at(LINE_CHANCE_CONTRADICTS), STANDS_ALONE));
+        assert_eq!(at(1.1), STANDS_ALONE);
+        let mid = at(0.5 * (LINE_CHANCE_AGREES + LINE_CHANCE_CONTRADICTS));
+        assert!(near(mid, 0.5 * (MIN_ANCHOR_EVIDENCE + STANDS_ALONE)));
+        // A read with no chance BER to compare (never met in practice) counts as chance.
+        let flat = LineRead {
+            ber: 0.0,
+            informative: 59,
+            chance: 0.0,
+        };
+        assert_eq!(required_evidence(&flat), STANDS_ALONE);
+    }
 }
