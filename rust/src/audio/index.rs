@@ -246,27 +246,23 @@ impl AudioIndex {
         // (0.83-1.01 of the chance BER), while a copy's keeps 0.67-0.83 of it at the 99th
         // percentile under noise, codecs, tempo and pitch changes.
         let reads = self.read_lines(&answer.lines, items, head);
-        let mut kept = Vec::with_capacity(answer.lines.len());
-        let mut along = Vec::with_capacity(answer.lines.len());
-        let mut kept_reads = Vec::with_capacity(answer.lines.len());
-        for (h, read) in answer.lines.iter().zip(reads) {
-            if read.is_some_and(|r| h.anchor_evidence < required_evidence(&r)) {
-                continue;
-            }
-            kept.push(*h);
-            // Evidence of the chroma read along the line (0 when it says nothing).
-            along.push(read.map_or(0.0, |r| {
-                chroma_index::evidence(r.ber, r.informative).max(0.0)
-            }));
-            kept_reads.push(read);
-        }
+        let (kept, reads): (Vec<LandmarkHit>, Vec<Option<LineRead>>) = answer
+            .lines
+            .iter()
+            .zip(reads)
+            .filter(|(h, read)| read.is_none_or(|r| h.anchor_evidence >= required_evidence(&r)))
+            .map(|(h, read)| (*h, read))
+            .unzip();
         answer.lines = kept;
         // One line per track: where the music repeats, landmarks alone can prefer another
         // copy of the passage, so each verified line is weighed with the chroma items read
-        // along it as well.
+        // along it as well (their evidence; 0 when they say nothing).
         type Line<'a> = (f64, f64, &'a LandmarkHit, Option<LineRead>);
         let mut lines: FxHashMap<u32, Line> = FxHashMap::default();
-        for ((h, &chroma_along), &read) in answer.lines.iter().zip(&along).zip(&kept_reads) {
+        for (h, &read) in answer.lines.iter().zip(&reads) {
+            let chroma_along = read.map_or(0.0, |r| {
+                chroma_index::evidence(r.ber, r.informative).max(0.0)
+            });
             let joint = h.anchor_evidence + chroma_along;
             if lines.get(&h.slot).is_none_or(|&(j, ..)| joint > j) {
                 lines.insert(h.slot, (joint, chroma_along, h, read));

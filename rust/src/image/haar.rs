@@ -25,6 +25,8 @@ pub fn ll(x: &[f64], n: usize) -> Vec<f64> {
 pub struct Rows {
     a: Vec<f64>,
     d: Vec<f64>,
+    // Band rows for `rebuild` (each `width / 2`).
+    bands: [Vec<f64>; 4],
 }
 
 impl Rows {
@@ -33,7 +35,23 @@ impl Rows {
         Self {
             a: vec![0.0; width],
             d: vec![0.0; width],
+            bands: std::array::from_fn(|_| vec![0.0; width / 2]),
         }
+    }
+
+    /// The row pair `r0`, `r1` (`w` each) rebuilt into `y0`, `y1` with its approximation row
+    /// replaced by `ll` (`w/2`): its detail rows analysed, then synthesised with `ll`.
+    pub fn rebuild(&mut self, r0: &[f64], r1: &[f64], ll: &[f64], y0: &mut [f64], y1: &mut [f64]) {
+        let h = r0.len() / 2;
+        let mut bands = std::mem::take(&mut self.bands);
+        let [b0, b1, b2, b3] = &mut bands;
+        self.analyse(
+            r0,
+            r1,
+            [&mut b0[..h], &mut b1[..h], &mut b2[..h], &mut b3[..h]],
+        );
+        self.synthesise([ll, &b1[..h], &b2[..h], &b3[..h]], y0, y1);
+        self.bands = bands;
     }
 
     /// Axis 0 of two rows into the low (`a`) and high (`d`) rows.

@@ -74,16 +74,12 @@ fn approximation(small: &[u8], scale: usize, reduce: u32) -> Vec<f64> {
         rows.ll(&x0, &x1, out);
     }
     let kept = removed(&ll1, n, max_level - 1);
-    let mut bands = vec![vec![0.0; n]; 4];
+    let (mut y0, mut y1) = (vec![0.0; scale], vec![0.0; scale]);
     let mut ll = ll1; // overwritten row by row, each after its last read
     for (i, kept) in kept.chunks_exact(n).enumerate() {
         load(i, &mut x0, &mut x1);
-        let [a, b, c, d] = &mut bands[..] else {
-            unreachable!("four bands")
-        };
-        rows.analyse(&x0, &x1, [a, b, c, d]);
-        rows.synthesise([kept, &bands[1], &bands[2], &bands[3]], &mut x0, &mut x1);
-        rows.ll(&x0, &x1, &mut ll[i * n..][..n]);
+        rows.rebuild(&x0, &x1, kept, &mut y0, &mut y1);
+        rows.ll(&y0, &y1, &mut ll[i * n..][..n]);
     }
     let mut m = n;
     for _ in 1..reduce {
@@ -104,16 +100,11 @@ fn removed(x: &[f64], n: usize, levels: u32) -> Vec<f64> {
     let kept = removed(&haar::ll(x, n), half, levels - 1);
     let mut out = vec![0.0; n * n];
     let mut rows = haar::Rows::new(n);
-    let mut bands = vec![vec![0.0; half]; 4];
     let pairs = x.chunks_exact(2 * n).zip(out.chunks_exact_mut(2 * n));
     for ((pair, o), kept) in pairs.zip(kept.chunks_exact(half)) {
         let (r0, r1) = pair.split_at(n);
-        let [a, b, c, d] = &mut bands[..] else {
-            unreachable!("four bands")
-        };
-        rows.analyse(r0, r1, [a, b, c, d]);
         let (o0, o1) = o.split_at_mut(n);
-        rows.synthesise([kept, &bands[1], &bands[2], &bands[3]], o0, o1);
+        rows.rebuild(r0, r1, kept, o0, o1);
     }
     out
 }
