@@ -6,9 +6,11 @@
 //! broadcast weight group advances 16 sums by 4 taps. No sum is ever reduced across lanes, and
 //! windows are padded to 4 taps, not to a vector. The horizontal pass writes its results
 //! already interleaved for the vertical pass (4 consecutive rows of each output column per
-//! lane), which then runs the same kernel with 16 output columns per register.
+//! lane), which then runs the same kernel with 16 output columns per register. Where a pass
+//! shrinks strongly (wide, overlapping windows), a batch of neighbouring outputs shares each
+//! load (`Batch`).
 
-use super::{luma, taps, Groups, Pixels, PRECISION_BITS};
+use super::{luma, taps, Batch, Groups, Pixels, BATCH, PRECISION_BITS};
 use std::arch::x86_64::*;
 
 /// Rows (or columns) per register: one per 32-bit lane.
@@ -85,12 +87,81 @@ fn apply(src: &[u8], chunks: usize, g: &Groups, out: &mut [u8], xs: usize, cs: u
         last * xs + (chunks - 1) * cs + 3 * ks + 4 <= out.len(),
         "output too small"
     );
-    // SAFETY: the bounds were checked above; the CPU features were detected by the caller.
-    unsafe { apply_avx512(src, chunks, g, out.as_mut_ptr(), xs, cs, ks) }
+    let out = out.as_mut_ptr();
+    // SAFETY: the bounds were checked above (a batch's groups are those of its outputs); the
+    // CPU features were detected by the caller.
+    unsafe {
+        match &g.batches {
+            Some(batches) => apply_batched(src, chunks, batches, out, xs, cs, ks),
+            None => apply_planes(src, chunks, g, out, xs, cs, ks),
+        }
+    }
 }
 
+/// [`apply`] a [`Batch`] of outputs at a time.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn apply_avx512(
+unsafe fn apply_batched(
+    src: &[u8],
+    chunks: usize,
+    batches: &[Batch],
+    out: *mut u8,
+    xs: usize,
+    cs: usize,
+    ks: usize,
+) {
+    for ch in 0..chunks {
+        for b in batches {
+            let sums = match b.size {
+                4 => batch::<4>(src, chunks, ch, b),
+                5 => batch::<5>(src, chunks, ch, b),
+                6 => batch::<6>(src, chunks, ch, b),
+                7 => batch::<7>(src, chunks, ch, b),
+                _ => batch::<BATCH>(src, chunks, ch, b),
+            };
+            for (k, &sum) in sums.iter().enumerate().take(b.size) {
+                store(sum, out.add((b.first + k) * xs + ch * cs), ks);
+            }
+        }
+    }
+}
+
+/// Pillow's sums (rounding included) of a batch of `B` outputs for chunk `ch`, in the first
+/// `B` of the returned registers.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn batch<const B: usize>(
+    src: &[u8],
+    chunks: usize,
+    ch: usize,
+    b: &Batch,
+) -> [__m512i; BATCH] {
+    debug_assert_eq!(b.size, B);
+    let step = chunks * VEC;
+    let px = src.as_ptr().add(b.start * step + ch * VEC);
+    let w = b.weights.as_ptr();
+    let z = _mm512_setzero_si512();
+    // 2 x B independent sums: enough dot products in flight, each load used 2 x B times.
+    let mut lo = [_mm512_set1_epi32(1 << (PRECISION_BITS - 1)); B];
+    let mut hi = [z; B];
+    for i in 0..b.end - b.start {
+        let p = _mm512_loadu_si512(px.add(i * step) as *const _);
+        let wt = |pl: usize, k: usize| _mm512_set1_epi32(*w.add((2 * i + pl) * B + k));
+        for k in 0..B {
+            lo[k] = _mm512_dpbusd_epi32(lo[k], p, wt(0, k));
+            hi[k] = _mm512_dpbusd_epi32(hi[k], p, wt(1, k));
+        }
+    }
+    // b0 + 2^8 b1: wrapping i32 adds give Pillow's exact sum, which fits.
+    let mut sums = [z; BATCH];
+    for k in 0..B {
+        sums[k] = _mm512_add_epi32(lo[k], _mm512_slli_epi32::<8>(hi[k]));
+    }
+    sums
+}
+
+/// [`apply`] with the weights' three byte planes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn apply_planes(
     src: &[u8],
     chunks: usize,
     g: &Groups,
@@ -139,21 +210,33 @@ unsafe fn apply_avx512(
             let lo = _mm512_add_epi32(a0, a1);
             let mid = _mm512_slli_epi32::<8>(_mm512_add_epi32(b0, b1));
             let hi = _mm512_slli_epi32::<16>(_mm512_add_epi32(c0, c1));
-            let sum = _mm512_add_epi32(_mm512_add_epi32(lo, mid), hi);
-            // >> 22 and clip to 0..=255.
-            let v = _mm512_max_epi32(_mm512_srai_epi32::<{ PRECISION_BITS }>(sum), z);
-            let bytes = _mm512_cvtusepi32_epi8(v);
-            let o = out.add(xx * xs + ch * cs);
-            if ks == 4 {
-                _mm_storeu_si128(o as *mut __m128i, bytes);
-            } else {
-                let d = |k: usize| o.add(k * ks) as *mut i32;
-                d(0).write_unaligned(_mm_extract_epi32::<0>(bytes));
-                d(1).write_unaligned(_mm_extract_epi32::<1>(bytes));
-                d(2).write_unaligned(_mm_extract_epi32::<2>(bytes));
-                d(3).write_unaligned(_mm_extract_epi32::<3>(bytes));
-            }
+            store(
+                _mm512_add_epi32(_mm512_add_epi32(lo, mid), hi),
+                out.add(xx * xs + ch * cs),
+                ks,
+            );
         }
+    }
+}
+
+/// Pillow's `>> 22` and clip to 0..=255 of 16 sums (rounding included), stored as 4 groups of
+/// 4 bytes `ks` apart from `o`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn store(sum: __m512i, o: *mut u8, ks: usize) {
+    let v = _mm512_max_epi32(
+        _mm512_srai_epi32::<{ PRECISION_BITS }>(sum),
+        _mm512_setzero_si512(),
+    );
+    let bytes = _mm512_cvtusepi32_epi8(v);
+    if ks == 4 {
+        _mm_storeu_si128(o as *mut __m128i, bytes);
+    } else {
+        let d = |k: usize| o.add(k * ks) as *mut i32;
+        d(0).write_unaligned(_mm_extract_epi32::<0>(bytes));
+        d(1).write_unaligned(_mm_extract_epi32::<1>(bytes));
+        d(2).write_unaligned(_mm_extract_epi32::<2>(bytes));
+        d(3).write_unaligned(_mm_extract_epi32::<3>(bytes));
     }
 }
 
