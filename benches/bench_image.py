@@ -151,11 +151,12 @@ def test_pixels(benchmark, request, jpegs, size, algorithm, engine):
     pixels = np.asarray(pil)
     big = size != "512"
     benchmark.group = f"{algorithm} from RGB pixels {path.stem}"
+    peer = getattr(imagehash, "average_hash" if algorithm == "ahash" else algorithm, None)
     if algorithm != "pdq" and engine == "fingerprint":
         ours = run(benchmark, request, lambda: getattr(fp, algorithm)(pixels), big)
-        assert ours.hex == str(getattr(imagehash, algorithm)(pil))
+        assert ours.hex == str(peer(pil))
     elif engine == "imagehash":
-        run(benchmark, request, lambda: getattr(imagehash, algorithm)(pil), big)
+        run(benchmark, request, lambda: peer(pil), big)
     elif engine == "fingerprint":
         run(benchmark, request, lambda: fp.pdq(pixels), big)
     else:
