@@ -159,7 +159,7 @@ impl Groups {
         let cost = |nb: usize| -> usize {
             (0..nb)
                 .map(|b| {
-                    let (start, end, size) = Self::batch_span(spans, nb, b);
+                    let (_, size, start, end) = Self::batch_span(spans, nb, b);
                     (end - start) * size * 2 * (140 + 248 / size)
                 })
                 .sum()
@@ -170,17 +170,18 @@ impl Groups {
         (best < alone).then(|| Self::batched(planes, stride, spans, nb))
     }
 
-    /// Batch `b` of `nb` (consecutive outputs, as even as can be): its groups and size.
+    /// Batch `b` of `nb` (consecutive outputs, as even as can be): its first output and size,
+    /// and its groups.
     fn batch_span(
         spans: &[(usize, usize, usize, usize)],
         nb: usize,
         b: usize,
-    ) -> (usize, usize, usize) {
+    ) -> (usize, usize, usize, usize) {
         let (first, last) = (b * spans.len() / nb, (b + 1) * spans.len() / nb);
         let ours = &spans[first..last];
         let start = ours.iter().map(|s| s.0).min().unwrap_or(0);
         let end = ours.iter().map(|s| s.0 + s.1).max().unwrap_or(0);
-        (start, end, last - first)
+        (first, last - first, start, end)
     }
 
     /// The outputs in `nb` batches of consecutive outputs, as even as can be.
@@ -192,8 +193,7 @@ impl Groups {
     ) -> Vec<Batch> {
         (0..nb)
             .map(|b| {
-                let (start, end, size) = Self::batch_span(spans, nb, b);
-                let first = b * spans.len() / nb;
+                let (first, size, start, end) = Self::batch_span(spans, nb, b);
                 let ours = &spans[first..first + size];
                 let mut weights = vec![0i32; (end - start) * 2 * size];
                 for (k, &(g0, count, _, _)) in ours.iter().enumerate() {
