@@ -10,7 +10,7 @@ const PRECISION_BITS: u32 = 22;
 // Lanczos-3 support (Pillow `LANCZOS` filter struct).
 const LANCZOS_SUPPORT: f64 = 3.0;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -49,12 +49,21 @@ struct Taps {
     hi: Vec<i16>,
     lo: Vec<i16>,
     groups: Groups,
+    /// [`Strip::all`], laid out on first use (only horizontal AVX-512 passes read them).
+    strips: OnceCell<Option<Vec<Strip>>>,
 }
 
 impl Taps {
     /// Bytes a row must hold past its last pixel for the kernels' whole-vector reads.
     fn pad(&self) -> usize {
         self.kpad
+    }
+
+    /// The weights as [`Strip`]s, where they fit two byte planes.
+    fn strips(&self) -> Option<&[Strip]> {
+        self.strips
+            .get_or_init(|| Strip::all(&self.weights, self.kpad, &self.bounds))
+            .as_deref()
     }
 }
 
@@ -81,6 +90,15 @@ struct Groups {
     batches: Option<Vec<Batch>>,
 }
 
+/// A weight as signed bytes `[b0, b1, b2]` with `w = b0 + 2^8 b1 + 2^16 b2`.
+fn byte_planes(w: i32) -> [i8; 3] {
+    let b0 = w as i8;
+    let w1 = (w - b0 as i32) >> 8;
+    let b1 = w1 as i8;
+    let b2 = i8::try_from((w1 - b1 as i32) >> 8).expect("|weight| < 2^23");
+    [b0, b1, b2]
+}
+
 /// Up to [`BATCH`] consecutive outputs filtered in one pass over the union of their windows.
 ///
 /// Per output, each group of pixels is one 64-byte load and two dot products; the
@@ -104,6 +122,30 @@ struct Batch {
 const BATCH: usize = 8;
 const MIN_BATCH: usize = 4;
 
+/// Up to [`STRIP`] consecutive outputs of a strong downscale, weighed against grey rows as they
+/// lie in memory (the horizontal pass without its 16 x 16 transposes).
+///
+/// A 64-byte weight vector per output, plane and 64-pixel chunk multiplies the same chunk of
+/// several rows; each lane sums a quarter of a chunk's columns, and the lanes are added up once
+/// per row and output. Every chunk then costs a weight load per output and plane and a pixel
+/// load per row, shared by [`STRIP_ROWS`] x `size` x 2 dot products, against the transposed
+/// path's broadcast weight per dot product plus the transposes.
+struct Strip {
+    /// The first output and how many.
+    first: usize,
+    size: usize,
+    /// The 64-pixel chunks any of them weighs.
+    start: usize,
+    end: usize,
+    /// `[chunk - start][plane][output - first]`: planes 0 and 1 of [`Groups::planes`] as 64
+    /// signed bytes, one per pixel, zero outside an output's own window.
+    weights: Vec<[i8; 64]>,
+}
+
+/// Outputs per [`Strip`] and rows filtered together: 2 x 4 x 2 planes = 16 sums in registers.
+const STRIP: usize = 2;
+const STRIP_ROWS: usize = 4;
+
 impl Groups {
     fn new(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Self {
         // A window starting mid-group gets leading zero weights.
@@ -115,10 +157,7 @@ impl Groups {
             let off = xmin % 4;
             let (mut top0, mut top1) = (usize::MAX, 0);
             for (j, &w) in weights[xx * kpad..xx * kpad + n].iter().enumerate() {
-                let b0 = w as i8;
-                let w1 = (w - b0 as i32) >> 8;
-                let b1 = w1 as i8;
-                let b2 = i8::try_from((w1 - b1 as i32) >> 8).expect("|weight| < 2^23");
+                let [b0, b1, b2] = byte_planes(w);
                 let (g, byte) = ((off + j) / 4, (off + j) % 4);
                 for (p, b) in [b0, b1, b2].into_iter().enumerate() {
                     out[p * stride + g] |= ((b as u8) as i32) << (8 * byte);
@@ -217,6 +256,55 @@ impl Groups {
     }
 }
 
+impl Strip {
+    /// The outputs in strips of [`STRIP`] (the last may be smaller), or `None` where a weight
+    /// needs plane 2 (`|w| >= 2^15`, windows narrower than about 128 x 6 samples).
+    fn all(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Option<Vec<Strip>> {
+        let fits = bounds.iter().enumerate().all(|(xx, &(_, n))| {
+            weights[xx * kpad..xx * kpad + n]
+                .iter()
+                .all(|&w| byte_planes(w)[2] == 0)
+        });
+        fits.then(|| Self::build(weights, kpad, bounds))
+    }
+
+    /// [`Strip::all`] once the weights are known to fit.
+    fn build(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Vec<Strip> {
+        (0..bounds.len())
+            .step_by(STRIP)
+            .map(|first| {
+                let ours = &bounds[first..(first + STRIP).min(bounds.len())];
+                let size = ours.len();
+                let start = ours.iter().map(|b| b.0).min().unwrap_or(0) / 64;
+                let end = ours
+                    .iter()
+                    .map(|b| b.0 + b.1)
+                    .max()
+                    .unwrap_or(0)
+                    .div_ceil(64);
+                let mut strip = vec![[0i8; 64]; (end - start) * 2 * size];
+                for (k, &(xmin, n)) in ours.iter().enumerate() {
+                    let xx = first + k;
+                    for (j, &w) in weights[xx * kpad..xx * kpad + n].iter().enumerate() {
+                        let [b0, b1, _] = byte_planes(w);
+                        let x = xmin + j;
+                        let at = ((x / 64 - start) * 2) * size + k;
+                        strip[at][x % 64] = b0;
+                        strip[at + size][x % 64] = b1;
+                    }
+                }
+                Strip {
+                    first,
+                    size,
+                    start,
+                    end,
+                    weights: strip,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A cached [`Taps`] and its `(in_size, out_size)`.
 type TapsEntry = ((usize, usize), Rc<Taps>);
 
@@ -293,6 +381,7 @@ fn compute_taps(in_size: usize, out_size: usize) -> Taps {
         hi,
         lo,
         groups,
+        strips: OnceCell::new(),
     }
 }
 
@@ -685,6 +774,8 @@ mod tests {
             // Strong downscales, where the AVX-512 passes filter batches of outputs (both axes).
             (4032, 3024, 8, 8),
             (3000, 3024, 9, 8),
+            // Strong horizontal downscales to more outputs (strips, not batches, on AVX-512).
+            (4032, 40, 17, 16),
         ];
         let ks = all_kernels();
         for (i, &(w, h, ow, oh)) in shapes.iter().enumerate() {
@@ -782,6 +873,41 @@ mod tests {
             "{used:?}"
         );
         assert!(taps(4032, 32).groups.batches.is_none());
+    }
+
+    #[test]
+    fn strips_hold_the_weights() {
+        for (i, o) in [(4032, 8), (4032, 9), (4032, 17), (40000, 8), (1600, 8)] {
+            let t = taps(i, o);
+            let strips = t
+                .strips()
+                .unwrap_or_else(|| panic!("{i}->{o} has no strips"));
+            let mut next = 0;
+            for s in strips {
+                assert_eq!(s.first, next, "{i}->{o}: strips do not tile the outputs");
+                assert!((1..=STRIP).contains(&s.size));
+                assert_eq!(s.weights.len(), (s.end - s.start) * 2 * s.size);
+                next += s.size;
+                for k in 0..s.size {
+                    let xx = s.first + k;
+                    let (xmin, n) = t.bounds[xx];
+                    assert!(s.start * 64 <= xmin && xmin + n <= s.end * 64);
+                    for x in s.start * 64..s.end * 64 {
+                        let at = (x / 64 - s.start) * 2 * s.size + k;
+                        let (b0, b1) = (s.weights[at][x % 64], s.weights[at + s.size][x % 64]);
+                        let want = if (xmin..xmin + n).contains(&x) {
+                            t.weights[xx * t.kpad + x - xmin]
+                        } else {
+                            0
+                        };
+                        assert_eq!(b0 as i32 + ((b1 as i32) << 8), want, "{i}->{o} [{xx}][{x}]");
+                    }
+                }
+            }
+            assert_eq!(next, o);
+        }
+        // Weights of 2^15 and more need a third plane: pHash's 32 columns, small images.
+        assert!(taps(4032, 32).strips().is_none() && taps(512, 8).strips().is_none());
     }
 
     #[test]

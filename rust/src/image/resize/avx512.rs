@@ -6,11 +6,15 @@
 //! broadcast weight group advances 16 sums by 4 taps. No sum is ever reduced across lanes, and
 //! windows are padded to 4 taps, not to a vector. The horizontal pass writes its results
 //! already interleaved for the vertical pass (4 consecutive rows of each output column per
-//! lane), which then runs the same kernel with 16 output columns per register. Where a pass
-//! shrinks strongly (wide, overlapping windows), a batch of neighbouring outputs shares each
-//! load (`Batch`).
+//! lane), which then runs the same kernel with 16 output columns per register. Where the
+//! vertical pass shrinks strongly (wide, overlapping windows), a batch of neighbouring outputs
+//! shares each load (`Batch`). Where the horizontal pass shrinks that strongly (weights below
+//! 2^15), the rows are not transposed at all: strips of outputs weigh 64-pixel chunks of
+//! several rows with full weight vectors and reduce each row's lanes at the end (`Strip`).
 
-use super::{luma, taps, Batch, Groups, Pixels, BATCH, PRECISION_BITS};
+use super::{
+    clip8, luma, taps, Batch, Groups, Pixels, Strip, BATCH, PRECISION_BITS, STRIP, STRIP_ROWS,
+};
 use std::arch::x86_64::*;
 
 /// Rows (or columns) per register: one per 32-bit lane.
@@ -46,6 +50,11 @@ pub(super) fn lanczos(pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8
                 row.fill(0);
             }
         }
+        let at = b * 4 * group_bytes;
+        if let Some(strips) = th.strips() {
+            apply_strips(&rows, row_stride, strips, &mut mid[at..], group_bytes);
+            continue;
+        }
         // SAFETY: the image kernels run only where `luma::avx512_enabled` found the features;
         // `rows` holds 16 rows of `row_stride` bytes, `block` as many groups of 64.
         unsafe {
@@ -57,7 +66,6 @@ pub(super) fn lanczos(pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8
                 );
             }
         }
-        let at = b * 4 * group_bytes;
         apply(&block, 1, &th.groups, &mut mid[at..], 4, 0, group_bytes);
     }
     let mut out = vec![0u8; out_h * chunks * LANES];
@@ -96,6 +104,87 @@ fn apply(src: &[u8], chunks: usize, g: &Groups, out: &mut [u8], xs: usize, cs: u
             None => apply_planes(src, chunks, g, out, xs, cs, ks),
         }
     }
+}
+
+/// The horizontal pass of a block of 16 grey rows (`row_stride` bytes apart) with [`Strip`]s,
+/// written to `out` as [`apply`] writes it from the transposed block: output `xx` of row `r` at
+/// `out[(r / 4) * group_bytes + 4 * xx + r % 4]`.
+fn apply_strips(
+    rows: &[u8],
+    row_stride: usize,
+    strips: &[Strip],
+    out: &mut [u8],
+    group_bytes: usize,
+) {
+    assert!(rows.len() >= LANES * row_stride, "block too small");
+    let outputs = strips.last().map_or(0, |s| s.first + s.size);
+    assert!(
+        outputs * 4 <= group_bytes && (LANES / 4 - 1) * group_bytes + outputs * 4 <= out.len(),
+        "output too small"
+    );
+    for s in strips {
+        assert!(s.end * VEC <= row_stride, "chunks past the row");
+        assert_eq!(s.weights.len(), (s.end - s.start) * 2 * s.size);
+        for rg in 0..LANES / STRIP_ROWS {
+            let px = rows[rg * STRIP_ROWS * row_stride..].as_ptr();
+            // SAFETY: the chunks read lie in rows `STRIP_ROWS * rg ..` of the block and the
+            // weights hold them (checked above); the CPU features were detected by the caller.
+            let sums = unsafe {
+                match s.size {
+                    1 => strip::<1>(px, row_stride, s),
+                    2 => strip::<2>(px, row_stride, s),
+                    _ => strip::<STRIP>(px, row_stride, s),
+                }
+            };
+            for (k, four) in sums.iter().enumerate().take(s.size) {
+                // Rows 4 rg .. 4 rg + 4 are group rg, consecutive bytes per output.
+                let at = rg * group_bytes + 4 * (s.first + k);
+                out[at..at + STRIP_ROWS].copy_from_slice(four);
+            }
+        }
+    }
+}
+
+/// Pillow's 8-bit results of a strip of `B` outputs for [`STRIP_ROWS`] rows from `px`,
+/// `stride` bytes apart, per output in the first `B` entries.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn strip<const B: usize>(
+    px: *const u8,
+    stride: usize,
+    s: &Strip,
+) -> [[u8; STRIP_ROWS]; STRIP] {
+    debug_assert_eq!(s.size, B);
+    let w = s.weights.as_ptr() as *const u8;
+    let z = _mm512_setzero_si512();
+    // STRIP_ROWS x B x 2 independent sums, each weight load used STRIP_ROWS times and each
+    // pixel load 2 x B times.
+    let mut lo = [[z; B]; STRIP_ROWS];
+    let mut hi = [[z; B]; STRIP_ROWS];
+    for c in s.start..s.end {
+        let p: [__m512i; STRIP_ROWS] =
+            std::array::from_fn(|r| _mm512_loadu_si512(px.add(r * stride + c * VEC) as *const _));
+        let wc = w.add((c - s.start) * 2 * B * VEC);
+        for k in 0..B {
+            let w0 = _mm512_loadu_si512(wc.add(k * VEC) as *const _);
+            let w1 = _mm512_loadu_si512(wc.add((B + k) * VEC) as *const _);
+            for r in 0..STRIP_ROWS {
+                lo[r][k] = _mm512_dpbusd_epi32(lo[r][k], p[r], w0);
+                hi[r][k] = _mm512_dpbusd_epi32(hi[r][k], p[r], w1);
+            }
+        }
+    }
+    let mut out = [[0u8; STRIP_ROWS]; STRIP];
+    for r in 0..STRIP_ROWS {
+        for k in 0..B {
+            // b0 + 2^8 b1 over all lanes, then Pillow's rounding: wrapping i32 adds give its
+            // exact sum, which fits.
+            let sum = _mm512_add_epi32(lo[r][k], _mm512_slli_epi32::<8>(hi[r][k]));
+            let total = _mm512_reduce_add_epi32(sum).wrapping_add(1 << (PRECISION_BITS - 1));
+            out[k][r] = clip8(total);
+        }
+    }
+    out
 }
 
 /// [`apply`] a [`Batch`] of outputs at a time.
