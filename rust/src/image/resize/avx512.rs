@@ -30,7 +30,13 @@ pub(super) fn lanczos(pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8
     let groups_w = width.div_ceil(VEC) * LANES;
     let row_stride = groups_w * 4;
     let mut rows = vec![0u8; LANES * row_stride];
-    let mut block = vec![0u8; groups_w * VEC];
+    // The transposed block, for passes that filter groups (not strips).
+    let strips = th.strips();
+    let mut block = if strips.is_some() {
+        Vec::new()
+    } else {
+        vec![0u8; groups_w * VEC]
+    };
     // The horizontal result: per group of 4 rows, `chunks` registers of 16 output columns.
     let chunks = out_w.div_ceil(LANES);
     let group_bytes = chunks * VEC;
@@ -51,7 +57,7 @@ pub(super) fn lanczos(pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8
             }
         }
         let at = b * 4 * group_bytes;
-        if let Some(strips) = th.strips() {
+        if let Some(strips) = strips {
             apply_strips(&rows, row_stride, strips, &mut mid[at..], group_bytes);
             continue;
         }
