@@ -50,7 +50,7 @@ struct Taps {
     lo: Vec<i16>,
     groups: Groups,
     /// [`Strip::all`], laid out on first use (only horizontal AVX-512 passes read them).
-    strips: OnceCell<Option<Vec<Strip>>>,
+    strips: OnceCell<Vec<Strip>>,
 }
 
 impl Taps {
@@ -59,11 +59,10 @@ impl Taps {
         self.kpad
     }
 
-    /// The weights as [`Strip`]s, where they fit two byte planes.
-    fn strips(&self) -> Option<&[Strip]> {
+    /// The weights as [`Strip`]s.
+    fn strips(&self) -> &[Strip] {
         self.strips
             .get_or_init(|| Strip::all(&self.weights, self.kpad, &self.bounds))
-            .as_deref()
     }
 }
 
@@ -122,14 +121,16 @@ struct Batch {
 const BATCH: usize = 8;
 const MIN_BATCH: usize = 4;
 
-/// Up to [`STRIP`] consecutive outputs of a strong downscale, weighed against grey rows as they
-/// lie in memory (the horizontal pass without its 16 x 16 transposes).
+/// Up to [`STRIP`] consecutive outputs of a strong downscale (at least [`STRIP_MIN_SCALE`]),
+/// weighed against grey rows as they lie in memory (the horizontal pass without its 16 x 16
+/// transposes).
 ///
 /// A 64-byte weight vector per output, plane and 64-pixel chunk multiplies the same chunk of
 /// several rows; each lane sums a quarter of a chunk's columns, and the lanes are added up once
 /// per row and output. Every chunk then costs a weight load per output and plane and a pixel
 /// load per row, shared by [`STRIP_ROWS`] x `size` x 2 dot products, against the transposed
-/// path's broadcast weight per dot product plus the transposes.
+/// path's broadcast weight per dot product plus the transposes. Plane 2 runs over the few
+/// chunks that need it.
 struct Strip {
     /// The first output and how many.
     first: usize,
@@ -140,11 +141,22 @@ struct Strip {
     /// `[chunk - start][plane][output - first]`: planes 0 and 1 of [`Groups::planes`] as 64
     /// signed bytes, one per pixel, zero outside an output's own window.
     weights: Vec<[i8; 64]>,
+    /// The chunks where some weight needs plane 2 (`|w| >= 2^15`, around the windows' centres
+    /// on moderate downscales; none on strong ones), and that plane, `[chunk - top_start]
+    /// [output - first]`.
+    top_start: usize,
+    top_end: usize,
+    top: Vec<[i8; 64]>,
 }
 
 /// Outputs per [`Strip`] and rows filtered together: 2 x 4 x 2 planes = 16 sums in registers.
 const STRIP: usize = 2;
 const STRIP_ROWS: usize = 4;
+/// The least shrink factor at which strips beat the transposed pass. Per 16-row block on
+/// Zen 4: 4032 -> 8 2.0 vs 3.0 us, 4032 -> 32 3.3 vs 4.3, 16000 -> 256 16.2 vs 19.2, 512 -> 9
+/// 0.44 vs 0.49, 512 -> 8 even; 4032 -> 80 4.6 vs 4.0, 1024 -> 32 1.55 vs 1.18 (each strip's
+/// lane sums cost the same however narrow its windows).
+const STRIP_MIN_SCALE: usize = 56;
 
 impl Groups {
     fn new(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Self {
@@ -257,24 +269,21 @@ impl Groups {
 }
 
 impl Strip {
-    /// The outputs in strips of [`STRIP`] (the last may be smaller), or `None` where a weight
-    /// needs plane 2 (`|w| >= 2^15`, windows narrower than about 128 x 6 samples).
-    fn all(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Option<Vec<Strip>> {
-        let fits = bounds.iter().enumerate().all(|(xx, &(_, n))| {
-            weights[xx * kpad..xx * kpad + n]
-                .iter()
-                .all(|&w| byte_planes(w)[2] == 0)
-        });
-        fits.then(|| Self::build(weights, kpad, bounds))
-    }
-
-    /// [`Strip::all`] once the weights are known to fit.
-    fn build(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Vec<Strip> {
+    /// The outputs in strips of [`STRIP`] (the last may be smaller).
+    fn all(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Vec<Strip> {
         (0..bounds.len())
             .step_by(STRIP)
             .map(|first| {
                 let ours = &bounds[first..(first + STRIP).min(bounds.len())];
                 let size = ours.len();
+                let taps = |k: usize| {
+                    let (xmin, n) = ours[k];
+                    let xx = first + k;
+                    weights[xx * kpad..xx * kpad + n]
+                        .iter()
+                        .enumerate()
+                        .map(move |(j, &w)| (xmin + j, byte_planes(w)))
+                };
                 let start = ours.iter().map(|b| b.0).min().unwrap_or(0) / 64;
                 let end = ours
                     .iter()
@@ -282,15 +291,26 @@ impl Strip {
                     .max()
                     .unwrap_or(0)
                     .div_ceil(64);
-                let mut strip = vec![[0i8; 64]; (end - start) * 2 * size];
-                for (k, &(xmin, n)) in ours.iter().enumerate() {
-                    let xx = first + k;
-                    for (j, &w) in weights[xx * kpad..xx * kpad + n].iter().enumerate() {
-                        let [b0, b1, _] = byte_planes(w);
-                        let x = xmin + j;
-                        let at = ((x / 64 - start) * 2) * size + k;
-                        strip[at][x % 64] = b0;
-                        strip[at + size][x % 64] = b1;
+                let (mut top_start, mut top_end) = (usize::MAX, 0);
+                for k in 0..size {
+                    for (x, [_, _, b2]) in taps(k) {
+                        if b2 != 0 {
+                            top_start = top_start.min(x / 64);
+                            top_end = top_end.max(x / 64 + 1);
+                        }
+                    }
+                }
+                let top_start = top_start.min(top_end);
+                let mut planes = vec![[0i8; 64]; (end - start) * 2 * size];
+                let mut top = vec![[0i8; 64]; (top_end - top_start) * size];
+                for k in 0..size {
+                    for (x, [b0, b1, b2]) in taps(k) {
+                        let at = (x / 64 - start) * 2 * size + k;
+                        planes[at][x % 64] = b0;
+                        planes[at + size][x % 64] = b1;
+                        if b2 != 0 {
+                            top[(x / 64 - top_start) * size + k][x % 64] = b2;
+                        }
                     }
                 }
                 Strip {
@@ -298,7 +318,10 @@ impl Strip {
                     size,
                     start,
                     end,
-                    weights: strip,
+                    weights: planes,
+                    top_start,
+                    top_end,
+                    top,
                 }
             })
             .collect()
@@ -774,8 +797,11 @@ mod tests {
             // Strong downscales, where the AVX-512 passes filter batches of outputs (both axes).
             (4032, 3024, 8, 8),
             (3000, 3024, 9, 8),
-            // Strong horizontal downscales to more outputs (strips, not batches, on AVX-512).
+            // Strong horizontal downscales to more outputs (strips, not batches, on AVX-512),
+            // some with weights in plane 2.
             (4032, 40, 17, 16),
+            (4032, 20, 32, 16),
+            (512, 40, 9, 8),
         ];
         let ks = all_kernels();
         for (i, &(w, h, ow, oh)) in shapes.iter().enumerate() {
@@ -877,16 +903,26 @@ mod tests {
 
     #[test]
     fn strips_hold_the_weights() {
-        for (i, o) in [(4032, 8), (4032, 9), (4032, 17), (40000, 8), (1600, 8)] {
+        let mut tops = 0;
+        for (i, o) in [
+            (4032, 8),
+            (4032, 9),
+            (4032, 17),
+            (40000, 8),
+            (4032, 32),
+            (512, 9),
+            (9, 8),
+            (3, 1),
+        ] {
             let t = taps(i, o);
-            let strips = t
-                .strips()
-                .unwrap_or_else(|| panic!("{i}->{o} has no strips"));
             let mut next = 0;
-            for s in strips {
+            for s in t.strips() {
                 assert_eq!(s.first, next, "{i}->{o}: strips do not tile the outputs");
                 assert!((1..=STRIP).contains(&s.size));
                 assert_eq!(s.weights.len(), (s.end - s.start) * 2 * s.size);
+                assert_eq!(s.top.len(), (s.top_end - s.top_start) * s.size);
+                assert!(s.top_start == s.top_end || (s.start <= s.top_start && s.top_end <= s.end));
+                tops += s.top_end - s.top_start;
                 next += s.size;
                 for k in 0..s.size {
                     let xx = s.first + k;
@@ -895,19 +931,26 @@ mod tests {
                     for x in s.start * 64..s.end * 64 {
                         let at = (x / 64 - s.start) * 2 * s.size + k;
                         let (b0, b1) = (s.weights[at][x % 64], s.weights[at + s.size][x % 64]);
+                        let b2 = if (s.top_start..s.top_end).contains(&(x / 64)) {
+                            s.top[(x / 64 - s.top_start) * s.size + k][x % 64]
+                        } else {
+                            0
+                        };
                         let want = if (xmin..xmin + n).contains(&x) {
                             t.weights[xx * t.kpad + x - xmin]
                         } else {
                             0
                         };
-                        assert_eq!(b0 as i32 + ((b1 as i32) << 8), want, "{i}->{o} [{xx}][{x}]");
+                        let got = b0 as i32 + ((b1 as i32) << 8) + ((b2 as i32) << 16);
+                        assert_eq!(got, want, "{i}->{o} [{xx}][{x}]");
                     }
                 }
             }
             assert_eq!(next, o);
         }
-        // Weights of 2^15 and more need a third plane: pHash's 32 columns, small images.
-        assert!(taps(4032, 32).strips().is_none() && taps(512, 8).strips().is_none());
+        // Plane 2 is there where weights reach 2^15 (pHash's 32 columns, small images).
+        assert!(tops > 0);
+        assert!(taps(4032, 8).strips().iter().all(|s| s.top.is_empty()));
     }
 
     #[test]

@@ -8,12 +8,13 @@
 //! already interleaved for the vertical pass (4 consecutive rows of each output column per
 //! lane), which then runs the same kernel with 16 output columns per register. Where the
 //! vertical pass shrinks strongly (wide, overlapping windows), a batch of neighbouring outputs
-//! shares each load (`Batch`). Where the horizontal pass shrinks that strongly (weights below
-//! 2^15), the rows are not transposed at all: strips of outputs weigh 64-pixel chunks of
-//! several rows with full weight vectors and reduce each row's lanes at the end (`Strip`).
+//! shares each load (`Batch`). Where the horizontal pass shrinks that strongly, the rows are
+//! not transposed at all: strips of outputs weigh 64-pixel chunks of several rows with full
+//! weight vectors and reduce each row's lanes at the end (`Strip`).
 
 use super::{
-    clip8, luma, taps, Batch, Groups, Pixels, Strip, BATCH, PRECISION_BITS, STRIP, STRIP_ROWS,
+    clip8, luma, taps, Batch, Groups, Pixels, Strip, BATCH, PRECISION_BITS, STRIP, STRIP_MIN_SCALE,
+    STRIP_ROWS,
 };
 use std::arch::x86_64::*;
 
@@ -31,7 +32,7 @@ pub(super) fn lanczos(pixels: &Pixels<'_>, out_w: usize, out_h: usize) -> Vec<u8
     let row_stride = groups_w * 4;
     let mut rows = vec![0u8; LANES * row_stride];
     // The transposed block, for passes that filter groups (not strips).
-    let strips = th.strips();
+    let strips = (width >= STRIP_MIN_SCALE * out_w).then(|| th.strips());
     let mut block = if strips.is_some() {
         Vec::new()
     } else {
@@ -131,6 +132,8 @@ fn apply_strips(
     for s in strips {
         assert!(s.end * VEC <= row_stride, "chunks past the row");
         assert_eq!(s.weights.len(), (s.end - s.start) * 2 * s.size);
+        assert!(s.top_start == s.top_end || (s.start <= s.top_start && s.top_end <= s.end));
+        assert_eq!(s.top.len(), (s.top_end - s.top_start) * s.size);
         for rg in 0..LANES / STRIP_ROWS {
             let px = rows[rg * STRIP_ROWS * row_stride..].as_ptr();
             // SAFETY: the chunks read lie in rows `STRIP_ROWS * rg ..` of the block and the
@@ -180,12 +183,39 @@ unsafe fn strip<const B: usize>(
             }
         }
     }
+    // b0 + 2^8 b1, then plane 2 where it is not zero.
+    let mut sum = [[z; B]; STRIP_ROWS];
+    for r in 0..STRIP_ROWS {
+        for k in 0..B {
+            sum[r][k] = _mm512_add_epi32(lo[r][k], _mm512_slli_epi32::<8>(hi[r][k]));
+        }
+    }
+    if s.top_end > s.top_start {
+        let mut top = [[z; B]; STRIP_ROWS];
+        let w = s.top.as_ptr() as *const u8;
+        for c in s.top_start..s.top_end {
+            let p: [__m512i; STRIP_ROWS] = std::array::from_fn(|r| {
+                _mm512_loadu_si512(px.add(r * stride + c * VEC) as *const _)
+            });
+            for k in 0..B {
+                let w2 = _mm512_loadu_si512(w.add(((c - s.top_start) * B + k) * VEC) as *const _);
+                for (t, &p) in top.iter_mut().zip(&p) {
+                    t[k] = _mm512_dpbusd_epi32(t[k], p, w2);
+                }
+            }
+        }
+        for r in 0..STRIP_ROWS {
+            for k in 0..B {
+                sum[r][k] = _mm512_add_epi32(sum[r][k], _mm512_slli_epi32::<16>(top[r][k]));
+            }
+        }
+    }
     let mut out = [[0u8; STRIP_ROWS]; STRIP];
     for r in 0..STRIP_ROWS {
         for k in 0..B {
-            // b0 + 2^8 b1 over all lanes, then Pillow's rounding: wrapping i32 adds give its
-            // exact sum, which fits.
-            let sum = _mm512_add_epi32(lo[r][k], _mm512_slli_epi32::<8>(hi[r][k]));
+            // Over all lanes, then Pillow's rounding: wrapping i32 adds give its exact sum,
+            // which fits.
+            let sum = sum[r][k];
             let total = _mm512_reduce_add_epi32(sum).wrapping_add(1 << (PRECISION_BITS - 1));
             out[k][r] = clip8(total);
         }
