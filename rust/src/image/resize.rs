@@ -153,9 +153,11 @@ struct Strip {
 const STRIP: usize = 2;
 const STRIP_ROWS: usize = 4;
 /// The least shrink factor at which strips beat the transposed pass. Per 16-row block on
-/// Zen 4: 4032 -> 8 2.0 vs 3.0 us, 4032 -> 32 3.3 vs 4.3, 16000 -> 256 16.2 vs 19.2, 512 -> 9
-/// 0.44 vs 0.49, 512 -> 8 even; 4032 -> 80 4.6 vs 4.0, 1024 -> 32 1.55 vs 1.18 (each strip's
-/// lane sums cost the same however narrow its windows).
+/// Zen 4, strips vs transposed: 4032 -> 8 1.9 vs 2.7 us, 4032 -> 32 3.1 vs 4.2, 16000 -> 256
+/// 15.2 vs 18.6, 512 -> 8 0.37 vs 0.46, 2048 -> 32 even. Below it the answer depends on more
+/// than the factor (4032 -> 80 4.4 vs 4.9, but 1000 -> 20 1.04 vs 0.82, 1024 -> 32 1.48 vs
+/// 1.12): each strip's lane sums and the chunks its two windows span cost the same however
+/// narrow the windows are.
 const STRIP_MIN_SCALE: usize = 56;
 
 impl Groups {
