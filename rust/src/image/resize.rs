@@ -804,6 +804,8 @@ mod tests {
             (4032, 40, 17, 16),
             (4032, 20, 32, 16),
             (512, 40, 9, 8),
+            (200, 30, 1, 3),
+            (300, 17, 5, 4),
         ];
         let ks = all_kernels();
         for (i, &(w, h, ow, oh)) in shapes.iter().enumerate() {

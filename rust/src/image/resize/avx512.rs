@@ -141,7 +141,6 @@ fn apply_strips(
             let sums = unsafe {
                 match s.size {
                     1 => strip::<1>(px, row_stride, s),
-                    2 => strip::<2>(px, row_stride, s),
                     _ => strip::<STRIP>(px, row_stride, s),
                 }
             };
