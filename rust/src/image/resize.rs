@@ -126,7 +126,7 @@ const MIN_BATCH: usize = 4;
 /// transposes).
 ///
 /// A 64-byte weight vector per output, plane and 64-pixel chunk multiplies the same chunk of
-/// several rows; each lane sums a quarter of a chunk's columns, and the lanes are added up once
+/// several rows; each lane sums 4 of a chunk's 64 columns, and the lanes are added up once
 /// per row and output. Every chunk then costs a weight load per output and plane and a pixel
 /// load per row, shared by [`STRIP_ROWS`] x `size` x 2 dot products, against the transposed
 /// path's broadcast weight per dot product plus the transposes. Plane 2 runs over the few
@@ -194,8 +194,10 @@ impl Groups {
 
     /// [`Batch`]es of the outputs when they cost less than filtering output by output, in as
     /// many batches as costs least. Costs in picoseconds, measured on Zen 4 (AVX-512 loads of
-    /// the transposed block from L2): a plane's dot product for one output alone 275 (its load
-    /// shared with one other plane), a batched one 140 + 248 / B (its load shared by 2 x B).
+    /// interleaved groups from L2, on a transposed horizontal block before strips replaced
+    /// it; batches now serve the vertical pass): a plane's dot product for one output alone
+    /// 275 (its load shared with one other plane), a batched one 140 + 248 / B (its load
+    /// shared by 2 x B).
     fn batches(
         planes: &[i32],
         stride: usize,
@@ -796,7 +798,7 @@ mod tests {
             (64, 300, 64, 32),
             (300, 64, 32, 64),
             (1001, 999, 17, 16),
-            // Strong downscales, where the AVX-512 passes filter batches of outputs (both axes).
+            // Strong downscales: AVX-512 filters the rows in strips, the columns in batches.
             (4032, 3024, 8, 8),
             (3000, 3024, 9, 8),
             // Strong horizontal downscales to more outputs (strips, not batches, on AVX-512),
@@ -955,6 +957,34 @@ mod tests {
         // Plane 2 is there where weights reach 2^15 (pHash's 32 columns, small images).
         assert!(tops > 0);
         assert!(taps(4032, 8).strips().iter().all(|s| s.top.is_empty()));
+    }
+
+    #[test]
+    fn strips_clip_like_scalar_on_hard_edges() {
+        // Black and white bands as wide as the windows: Lanczos' lobes overshoot both ends,
+        // so the strips' clip to 0 and 255 is exercised (noise averages out near 127).
+        let (w, h) = (4032, 20);
+        let px: Vec<u8> = (0..w * h)
+            .map(|i| {
+                if (i % w + 97 * (i / w)) / 700 % 2 == 0 {
+                    0
+                } else {
+                    255
+                }
+            })
+            .collect();
+        let p = Pixels::new(&px, w, h, 1).unwrap();
+        for (ow, oh) in [(8, 4), (9, 20), (32, 16), (64, 5)] {
+            let want = lanczos_with(&SCALAR, &p, ow, oh);
+            let grey = horizontal(&SCALAR, &px, w, h, ow, 1, None);
+            assert!(
+                grey.contains(&0) && grey.contains(&255),
+                "{ow}: no clipping"
+            );
+            for (name, k) in all_kernels() {
+                assert_eq!(want, lanczos_with(&k, &p, ow, oh), "{name} -> {ow}x{oh}");
+            }
+        }
     }
 
     #[test]

@@ -115,7 +115,8 @@ fn apply(src: &[u8], chunks: usize, g: &Groups, out: &mut [u8], xs: usize, cs: u
 
 /// The horizontal pass of a block of 16 grey rows (`row_stride` bytes apart) with [`Strip`]s,
 /// written to `out` as [`apply`] writes it from the transposed block: output `xx` of row `r` at
-/// `out[(r / 4) * group_bytes + 4 * xx + r % 4]`.
+/// `out[(r / 4) * group_bytes + 4 * xx + r % 4]`. Like [`apply`], for callers that detected
+/// AVX-512 VNNI.
 fn apply_strips(
     rows: &[u8],
     row_stride: usize,
@@ -130,6 +131,11 @@ fn apply_strips(
         "output too small"
     );
     for s in strips {
+        assert!(
+            s.size == 1 || s.size == STRIP,
+            "strip of {} outputs",
+            s.size
+        );
         assert!(s.end * VEC <= row_stride, "chunks past the row");
         assert_eq!(s.weights.len(), (s.end - s.start) * 2 * s.size);
         assert!(s.top_start == s.top_end || (s.start <= s.top_start && s.top_end <= s.end));
@@ -244,7 +250,8 @@ unsafe fn sum8(v: [__m512i; 8]) -> [u8; 16] {
             _mm512_shuffle_i32x4::<0xDD>(a, b),
         )
     });
-    // Lane L: dword 0 the total of v[L], dword 1 that of v[4 + L].
+    // Lane L: [a0 + a2, b0 + b2, a1 + a3, b1 + b3] of a = v[L]'s and b = v[4 + L]'s partial
+    // sums; then dword 0 is the total of v[L], dword 1 that of v[4 + L].
     let t = _mm512_add_epi32(
         _mm512_unpacklo_epi32(q[0], q[1]),
         _mm512_unpackhi_epi32(q[0], q[1]),
@@ -453,19 +460,31 @@ mod tests {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            // Lanes within +-2^26: totals on both sides of the 0..=255 range and inside it.
-            ((seed >> 32) as i32) >> 5
+            (seed >> 32) as i32
         };
+        // Lanes of +-2^21 around a bias in -2^26 .. 1.8 x 2^26 per register: totals from -2^30
+        // to 1.8 x 2^30 (the clip to 255 starts at 2^30), so below, inside and above 0..=255.
+        let mut seen = [0; 3];
         for _ in 0..500 {
-            let v: [[i32; 16]; 8] = std::array::from_fn(|_| std::array::from_fn(|_| next()));
+            let v: [[i32; 16]; 8] = std::array::from_fn(|_| {
+                let bias = ((next() as u32 as i64) * 7 / 160) as i32 - (1 << 26);
+                std::array::from_fn(|_| bias + (next() >> 10))
+            });
             // SAFETY: AVX-512 was detected; [i32; 16] and __m512i have the same size.
             let got = unsafe { sum8(v.map(|a| std::mem::transmute::<[i32; 16], __m512i>(a))) };
             for (i, lanes) in v.iter().enumerate() {
                 let total = lanes.iter().sum::<i32>() + (1 << (PRECISION_BITS - 1));
                 let at = if i < 4 { 4 * i } else { 4 * (i - 4) + 1 };
-                assert_eq!(got[at], super::super::clip8(total), "register {i}");
+                let want = super::super::clip8(total);
+                assert_eq!(got[at], want, "register {i}");
+                seen[match want {
+                    0 => 0,
+                    255 => 2,
+                    _ => 1,
+                }] += 1;
             }
         }
+        assert!(seen.iter().all(|&n| n > 100), "{seen:?}");
     }
 
     #[test]
