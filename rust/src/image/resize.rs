@@ -62,7 +62,7 @@ impl Taps {
     /// The weights as [`Strip`]s.
     fn strips(&self) -> &[Strip] {
         self.strips
-            .get_or_init(|| Strip::all(&self.weights, self.kpad, &self.bounds))
+            .get_or_init(|| Strip::all(&self.weights, self.kpad, &self.bounds, &self.groups.spans))
     }
 }
 
@@ -273,8 +273,14 @@ impl Groups {
 }
 
 impl Strip {
-    /// The outputs in strips of [`STRIP`] (the last may be smaller).
-    fn all(weights: &[i32], kpad: usize, bounds: &[(usize, usize)]) -> Vec<Strip> {
+    /// The outputs in strips of [`STRIP`] (the last may be smaller); `spans` are
+    /// [`Groups::spans`] of the same taps.
+    fn all(
+        weights: &[i32],
+        kpad: usize,
+        bounds: &[(usize, usize)],
+        spans: &[(usize, usize, usize, usize)],
+    ) -> Vec<Strip> {
         (0..bounds.len())
             .step_by(STRIP)
             .map(|first| {
@@ -295,13 +301,12 @@ impl Strip {
                     .max()
                     .unwrap_or(0)
                     .div_ceil(64);
+                // The chunks holding the groups that `Groups` found to need plane 2.
                 let (mut top_start, mut top_end) = (usize::MAX, 0);
-                for k in 0..size {
-                    for (x, [_, _, b2]) in taps(k) {
-                        if b2 != 0 {
-                            top_start = top_start.min(x / 64);
-                            top_end = top_end.max(x / 64 + 1);
-                        }
+                for &(g0, _, t0, t1) in &spans[first..first + size] {
+                    if t1 > t0 {
+                        top_start = top_start.min((g0 + t0) / 16);
+                        top_end = top_end.max((g0 + t1 - 1) / 16 + 1);
                     }
                 }
                 let top_start = top_start.min(top_end);
